@@ -1,0 +1,255 @@
+import type pg from 'pg';
+import { type Caches, clearCaches, createCaches, invalidateTables } from './cache/index.js';
+import {
+  type ChangeDetector,
+  type ChangeEvent,
+  createChangeDetector,
+} from './changes/change-detector.js';
+import { createStatsPublisher, type StatsPublisher } from './changes/stats-publisher.js';
+import { type Config, redactUrl } from './config.js';
+import type { Services } from './context.js';
+import { createDatabase, createPool, SqlStatementCounter } from './db/client.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.js';
+import { runMigrations } from './db/migrate.js';
+import { isDatabaseReachable, readNotificationQueueUsage } from './db/queries/health.js';
+import {
+  computeDashboardStatsFromScratch,
+  type DashboardStatsSnapshot,
+  readDashboardStats,
+} from './db/queries/stats.js';
+import { DEFAULT_SEED_OPTIONS, isDatabaseEmpty, seedDemoData } from './db/seed/index.js';
+import type { Logger } from './logger.js';
+import { buildSchema } from './schema/index.js';
+import { TOP_SKILLS_COMPUTED } from './schema/stats/stats.js';
+import { createHttpServer, type HttpServer } from './server/http.js';
+import { createMetrics, type Metrics } from './server/metrics.js';
+import {
+  type Readiness,
+  useOperationsEndpoints,
+} from './server/plugins/use-operations-endpoints.js';
+import { useRequestLog } from './server/plugins/use-request-log.js';
+import { attachWebSocketServer, type WebSocketEndpoint } from './server/ws.js';
+import { createYogaServer, type Yoga } from './server/yoga.js';
+
+export interface AppDependencies {
+  log: Logger;
+  /** Shared with tests so they can count the statements a request issues. */
+  sqlCounter?: SqlStatementCounter;
+}
+
+export interface RunningApp {
+  /** Base URL of the HTTP server, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  graphqlUrl: string;
+  databaseUrl: string;
+}
+
+export interface App {
+  start(): Promise<RunningApp>;
+  /** Idempotent: stops the HTTP server, the pool and the embedded database, in that order. */
+  stop(): Promise<void>;
+  readonly sqlCounter: SqlStatementCounter;
+  /** Available once started. */
+  readonly yoga: Yoga | undefined;
+  readonly pool: pg.Pool | undefined;
+  readonly caches: Caches;
+  readonly stats: StatsPublisher<DashboardStatsSnapshot> | undefined;
+  readonly changes: ChangeDetector | undefined;
+  readonly webSockets: WebSocketEndpoint | undefined;
+  readonly metrics: Metrics;
+  /** What `/ready` answers. */
+  readiness(): Promise<Readiness>;
+}
+
+export const EMBEDDED_DATABASE_NAME = 'consultator';
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * The composition root: builds every resource from a config object and owns
+ * their lifecycle. Nothing is opened before `start()`.
+ */
+export function buildApp(config: Config, deps: AppDependencies): App {
+  const { log } = deps;
+  const sqlCounter = deps.sqlCounter ?? new SqlStatementCounter();
+  let embedded: EmbeddedPostgres | undefined;
+  let pool: pg.Pool | undefined;
+  let http: HttpServer | undefined;
+  let yoga: Yoga | undefined;
+  let webSockets: WebSocketEndpoint | undefined;
+  let changes: ChangeDetector | undefined;
+  let stats: StatsPublisher<DashboardStatsSnapshot> | undefined;
+  let stopping: Promise<void> | undefined;
+  const caches = createCaches(config.cache);
+  const metrics = createMetrics({
+    caches,
+    sqlStatements: () => sqlCounter.total,
+    webSocketCount: () => webSockets?.sockets ?? 0,
+    stats: () => stats?.metrics,
+    changes: () => changes?.status,
+    pool: () => pool,
+    notificationQueueUsage: async () => (pool ? readNotificationQueueUsage(pool) : undefined),
+  });
+
+  async function readiness(): Promise<Readiness> {
+    const changeDetection = changes?.status.activeSource ?? 'none';
+    const database = pool !== undefined && !stopping && (await isDatabaseReachable(pool, 2_000));
+    return { ready: database && changeDetection !== 'none', database, changeDetection };
+  }
+
+  async function resolveDatabaseUrl(): Promise<string> {
+    if (config.database.url) return config.database.url;
+    const started = Date.now();
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.database.embedded.dataDir,
+      port: config.database.embedded.port,
+      database: EMBEDDED_DATABASE_NAME,
+      log: (message) => log.debug({ component: 'embedded-postgres' }, message),
+    });
+    log.info(
+      {
+        dataDir: config.database.embedded.dataDir,
+        port: embedded.port,
+        // For psql or the write simulator: the password is `postgres`, loopback only.
+        url: redactUrl(embedded.url),
+        fresh: embedded.initialised,
+        ms: Date.now() - started,
+      },
+      'embedded PostgreSQL started',
+    );
+    return embedded.url;
+  }
+
+  async function seedIfEmpty(connectionPool: pg.Pool): Promise<void> {
+    if (!config.database.seedOnFirstStart) return;
+    if (!(await isDatabaseEmpty(connectionPool))) return;
+    log.info('empty database: loading the demo data set');
+    const summary = await seedDemoData(connectionPool, DEFAULT_SEED_OPTIONS);
+    log.info({ ...summary }, 'demo data loaded');
+  }
+
+  /**
+   * With the triggers installed, aggregates are read from the incrementally
+   * maintained summary (constant cost) and versioned by the database, so
+   * every instance agrees. Without them (a role that cannot create triggers,
+   * polling), they are computed from the base tables and versioned locally.
+   */
+  function createStatsComputer(connectionPool: pg.Pool) {
+    let localVersion = 0n;
+    let lastFingerprint = '';
+    return async (): Promise<DashboardStatsSnapshot> => {
+      if (changes?.status.triggersInstalled !== false) {
+        return readDashboardStats(connectionPool, { topSkills: TOP_SKILLS_COMPUTED });
+      }
+      const snapshot = await computeDashboardStatsFromScratch(connectionPool, {
+        topSkills: TOP_SKILLS_COMPUTED,
+      });
+      const fingerprint = JSON.stringify({ ...snapshot, computedAt: null, version: null });
+      if (fingerprint !== lastFingerprint) {
+        lastFingerprint = fingerprint;
+        localVersion += 1n;
+      }
+      return { ...snapshot, version: localVersion.toString() };
+    };
+  }
+
+  function onChange(event: ChangeEvent): void {
+    if (event.reason === 'resync') {
+      // Notifications may have been missed: nothing cached can be trusted.
+      clearCaches(caches);
+      stats?.resync();
+      return;
+    }
+    invalidateTables(caches, event.tables);
+    stats?.tablesChanged(event.tables);
+  }
+
+  return {
+    sqlCounter,
+    caches,
+    metrics,
+    readiness,
+    get stats() {
+      return stats;
+    },
+    get changes() {
+      return changes;
+    },
+    get webSockets() {
+      return webSockets;
+    },
+    get yoga() {
+      return yoga;
+    },
+    get pool() {
+      return pool;
+    },
+    async start() {
+      try {
+        const databaseUrl = await resolveDatabaseUrl();
+        await runMigrations(databaseUrl);
+        pool = createPool({
+          connectionString: databaseUrl,
+          max: config.database.poolMax,
+          counter: sqlCounter,
+        });
+        // An idle client losing its connection emits here; without a handler it would crash the process.
+        pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
+        const db = createDatabase(pool);
+        await seedIfEmpty(pool);
+        stats = createStatsPublisher<DashboardStatsSnapshot>({
+          compute: createStatsComputer(pool),
+          cache: caches.stats,
+          coalesceMs: config.stats.coalesceMs,
+          log,
+          onChangePushed: metrics.observeChangeToPush,
+        });
+        changes = createChangeDetector({
+          mode: config.changes.mode,
+          connectionString: databaseUrl,
+          pool,
+          counter: sqlCounter,
+          log,
+          pollIntervalMs: config.changes.pollIntervalMs,
+          maxBackoffMs: config.changes.maxBackoffMs,
+          keepAliveMs: config.changes.heartbeatMs,
+          onChange,
+        });
+        await changes.start();
+        const services: Services = { db, log, caches, stats };
+        yoga = createYogaServer({
+          schema: buildSchema(),
+          services,
+          config,
+          log,
+          plugins: [
+            useRequestLog(log),
+            metrics.plugin,
+            useOperationsEndpoints({ registry: metrics.registry, readiness }),
+          ],
+        });
+        http = createHttpServer(yoga);
+        webSockets = attachWebSocketServer(http.server, yoga);
+        const { port } = await http.listen(config.http.port, config.http.host);
+        const host =
+          config.http.host === '0.0.0.0' || config.http.host === '::'
+            ? 'localhost'
+            : config.http.host;
+        const url = `http://${host}:${port}`;
+        return { url, graphqlUrl: `${url}/graphql`, databaseUrl };
+      } catch (error) {
+        await this.stop();
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        stats?.stop();
+        await Promise.all([webSockets?.close(), http?.close(SHUTDOWN_GRACE_MS)]);
+        await changes?.stop();
+        await pool?.end();
+        await embedded?.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { ChangeTable } from '../changes/events.js';
+import type { DashboardStatsSnapshot } from '../db/queries/stats.js';
+import type { ConsultantRow, PracticeRow, SkillRow } from '../db/schema/index.js';
+import type { PageResult } from '../schema/pagination.js';
+import { type CacheCounters, TaggedCache } from './tagged-cache.js';
+
+export interface CacheSettings {
+  ttlMs: number;
+  maxEntries: number;
+}
+
+/**
+ * The cross-request caches. Each is tagged by the tables its entries are
+ * computed from, so one change event drops exactly what it made stale.
+ */
+export function createCaches(settings: CacheSettings) {
+  const make = <V extends object | number>(name: string) =>
+    new TaggedCache<V>({ name, ...settings });
+  return {
+    /** The dashboard snapshot (one entry), owned by the stats publisher. */
+    stats: make<DashboardStatsSnapshot>('stats'),
+    /** `totalCount` of filtered lists, keyed by list and filter. */
+    counts: make<number>('counts'),
+    /** The practices and skills lists. */
+    reference: make<PracticeRow[] | SkillRow[]>('reference'),
+    /** Search result pages, keyed by their full arguments. */
+    search: make<PageResult<ConsultantRow>>('search'),
+  };
+}
+
+export type Caches = ReturnType<typeof createCaches>;
+
+/** What every cache offers whatever it holds: enough to invalidate it and report on it. */
+export interface CacheHandle {
+  readonly name: string;
+  readonly counters: CacheCounters;
+  readonly size: number;
+  invalidate(tags: Iterable<string>): number;
+  clear(): void;
+}
+
+export function allCaches(caches: Caches): CacheHandle[] {
+  return Object.values(caches);
+}
+
+/** Drops every entry that depends on one of the changed tables, in every cache. */
+export function invalidateTables(caches: Caches, tables: Iterable<ChangeTable>): void {
+  const list = [...tables];
+  for (const cache of allCaches(caches)) cache.invalidate(list);
+}
+
+export function clearCaches(caches: Caches): void {
+  for (const cache of allCaches(caches)) cache.clear();
+}

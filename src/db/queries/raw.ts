@@ -1,0 +1,21 @@
+import { getTableColumns, type InferSelectModel } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+
+/**
+ * Maps a row of a raw `db.execute` (snake_case names, driver values) to the
+ * table's select model, with each column's own decoder, so batched SQL that
+ * the query builder cannot express (unnest + LATERAL) still yields the same
+ * objects as the builder does.
+ */
+export function mapRawRow<T extends PgTable>(
+  table: T,
+  raw: Record<string, unknown>,
+  prefix = '',
+): InferSelectModel<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    const value = raw[prefix + column.name];
+    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return out as InferSelectModel<T>;
+}

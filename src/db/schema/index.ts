@@ -1,0 +1,2 @@
+export * from './staffing.js';
+export * from './stats.js';

@@ -1,0 +1,246 @@
+import type { ChangeTable } from '../../changes/events.js';
+import {
+  type ConsultantFilter,
+  type ConsultantOrderField,
+  consultantSortValue,
+  countConsultants,
+  pageConsultants,
+} from '../../db/queries/consultants.js';
+import type { ConsultantSkillRow } from '../../db/queries/reference.js';
+import type { ConsultantRow, DocumentRow } from '../../db/schema/index.js';
+import { builder } from '../builder.js';
+import { badUserInput } from '../errors.js';
+import { idOfType, toDatabaseId } from '../ids.js';
+import { MISSION_SORT_KEY, Mission, MissionConnection, missionCursor } from '../mission/mission.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  encodeCursor,
+  isInteger,
+  isIsoDate,
+  isIsoTimestamp,
+  isString,
+  MAX_PAGE_SIZE,
+  pageWindow,
+  toConnection,
+} from '../pagination.js';
+import { Practice, Skill } from '../reference/practice.js';
+import { SortDirection } from '../scalars.js';
+
+export const Availability = builder.enumType('Availability', {
+  values: {
+    AVAILABLE: { description: 'Free to be staffed.' },
+    ON_MISSION: { description: 'Currently staffed on a mission.' },
+    UNAVAILABLE: { description: 'Not staffable (leave, training, internal role).' },
+  } as const,
+});
+
+export const Grade = builder.enumType('Grade', {
+  values: ['JUNIOR', 'CONSULTANT', 'SENIOR', 'MANAGER', 'DIRECTOR', 'PARTNER'] as const,
+});
+
+export const DocumentKind = builder.enumType('DocumentKind', {
+  values: ['CV', 'CONTRACT', 'CERTIFICATION', 'MISSION_REPORT', 'ID_DOCUMENT'] as const,
+});
+
+const ConsultantOrderFieldEnum = builder.enumType('ConsultantOrderField', {
+  values: {
+    LAST_NAME: { description: 'Last name; ties broken by id.' },
+    CREATED_AT: { description: 'When the consultant was added; ties broken by id.' },
+    DAILY_RATE: { description: 'Daily rate; ties broken by id.' },
+  } as const,
+});
+
+export const Consultant = builder.objectRef<ConsultantRow>('Consultant');
+export const Document = builder.objectRef<DocumentRow>('Document');
+const ConsultantSkill = builder.objectRef<ConsultantSkillRow>('ConsultantSkill');
+
+ConsultantSkill.implement({
+  description: 'A skill a consultant has, with a self-assessed level.',
+  fields: (t) => ({
+    skill: t.field({ type: Skill, resolve: (row) => row.skill }),
+    level: t.exposeInt('level', { description: '1 (notions) to 5 (expert).' }),
+  }),
+});
+
+builder.node(Document, {
+  id: { resolve: (document) => document.id },
+  loadMany: (ids, { loaders }) => ids.map((id) => loaders.document.load(toDatabaseId(id))),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    kind: t.expose('kind', { type: DocumentKind }),
+    sizeBytes: t.exposeInt('sizeBytes'),
+    uploadedAt: t.expose('uploadedAt', { type: 'DateTime' }),
+    consultant: t.field({
+      type: Consultant,
+      resolve: async (document, _args, { loaders }) => {
+        const consultant = await loaders.consultant.load(document.consultantId);
+        if (!consultant) throw new Error(`document ${document.id} refers to missing consultant`);
+        return consultant;
+      },
+    }),
+  }),
+});
+
+builder.node(Consultant, {
+  description: 'A person the consultancy can staff.',
+  id: { resolve: (consultant) => consultant.id },
+  loadMany: (ids, { loaders }) => ids.map((id) => loaders.consultant.load(toDatabaseId(id))),
+  fields: (t) => ({
+    firstName: t.exposeString('firstName'),
+    lastName: t.exposeString('lastName'),
+    fullName: t.string({ resolve: (c) => `${c.firstName} ${c.lastName}` }),
+    email: t.exposeString('email'),
+    grade: t.expose('grade', { type: Grade }),
+    dailyRate: t.exposeInt('dailyRate', { description: 'Standard daily rate, in euros.' }),
+    availability: t.expose('availability', { type: Availability }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    practice: t.field({
+      type: Practice,
+      resolve: async (consultant, _args, { loaders }) => {
+        const practice = await loaders.practice.load(consultant.practiceId);
+        if (!practice) throw new Error(`consultant ${consultant.id} refers to missing practice`);
+        return practice;
+      },
+    }),
+    skills: t.field({
+      type: [ConsultantSkill],
+      description: 'Skills, strongest first.',
+      resolve: (consultant, _args, { loaders }) => loaders.skillsOfConsultant.load(consultant.id),
+    }),
+    documents: t.field({
+      type: [Document],
+      description: 'Documents, newest first.',
+      resolve: (consultant, _args, { loaders }) =>
+        loaders.documentsOfConsultant.load(consultant.id),
+    }),
+    currentMission: t.field({
+      type: Mission,
+      nullable: true,
+      description: 'The ongoing (ACTIVE) mission, if any.',
+      resolve: (consultant, _args, { loaders }) => loaders.currentMission.load(consultant.id),
+    }),
+    missions: t.connection(
+      {
+        type: Mission,
+        description: 'Missions, newest first. Paginate forward with first/after.',
+        resolve: async (consultant, args, { loaders }) => {
+          if (args.last != null || args.before != null) {
+            throw badUserInput(
+              'Consultant.missions pages forward only: use first and after',
+              'last',
+            );
+          }
+          const window = pageWindow(args, MISSION_SORT_KEY, isIsoDate);
+          const page = await loaders.missionPage.load({
+            consultantId: consultant.id,
+            limit: window.limit,
+            after: window.after,
+          });
+          return {
+            ...toConnection(page, missionCursor),
+            totalCount: () => loaders.missionCount.load(consultant.id),
+          };
+        },
+      },
+      MissionConnection,
+    ),
+  }),
+});
+
+const ConsultantFilterInput = builder.inputType('ConsultantFilter', {
+  fields: (t) => ({
+    practiceIds: t.globalIDList({ description: 'Consultants of any of these practices.' }),
+    availability: t.field({ type: [Availability], description: 'Any of these availabilities.' }),
+    skillIds: t.globalIDList({ description: 'Consultants who have all of these skills.' }),
+    search: t.string({
+      description:
+        'Case-insensitive substring of first name, last name or email, matched literally (% and _ are plain characters).',
+    }),
+  }),
+});
+
+const ConsultantOrderInput = builder.inputType('ConsultantOrder', {
+  fields: (t) => ({
+    field: t.field({ type: ConsultantOrderFieldEnum, defaultValue: 'LAST_NAME', required: true }),
+    direction: t.field({ type: SortDirection, defaultValue: 'ASC', required: true }),
+  }),
+});
+
+const MAX_SEARCH_LENGTH = 200;
+
+/** The tables a filtered consultants list reads: what its cache entries are tagged with. */
+function consultantFilterTables(filter: ConsultantFilter): ChangeTable[] {
+  return filter.skillIds?.length ? ['consultants', 'consultant_skills'] : ['consultants'];
+}
+
+const sortValueCheck = {
+  LAST_NAME: isString,
+  CREATED_AT: isIsoTimestamp,
+  DAILY_RATE: isInteger,
+} satisfies Record<ConsultantOrderField, (value: unknown) => boolean>;
+
+builder.queryFields((t) => ({
+  consultant: t.field({
+    type: Consultant,
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: (_root, args, { loaders }) =>
+      loaders.consultant.load(idOfType(args.id, 'Consultant', 'id')),
+  }),
+  consultants: t.connection({
+    type: Consultant,
+    description: `Consultants, keyset-paginated (at most ${MAX_PAGE_SIZE} a page, ${DEFAULT_PAGE_SIZE} by default).`,
+    args: {
+      filter: t.arg({ type: ConsultantFilterInput }),
+      orderBy: t.arg({ type: ConsultantOrderInput }),
+    },
+    resolve: async (_root, args, { services }) => {
+      const order = {
+        field: args.orderBy?.field ?? 'LAST_NAME',
+        direction: args.orderBy?.direction ?? 'ASC',
+      } as const;
+      const isSortValue = sortValueCheck[order.field] as (
+        value: unknown,
+      ) => value is string | number;
+      const window = pageWindow(args, order.field, isSortValue);
+      const search = args.filter?.search;
+      if (search && search.length > MAX_SEARCH_LENGTH) {
+        throw badUserInput(
+          `"filter.search" must be at most ${MAX_SEARCH_LENGTH} characters`,
+          'filter.search',
+        );
+      }
+      if (search?.includes('\u0000')) {
+        throw badUserInput('"filter.search" must not contain NUL characters', 'filter.search');
+      }
+      const filter: ConsultantFilter = {
+        practiceIds: args.filter?.practiceIds?.map((id) =>
+          idOfType(id, 'Practice', 'filter.practiceIds'),
+        ),
+        skillIds: args.filter?.skillIds?.map((id) => idOfType(id, 'Skill', 'filter.skillIds')),
+        availability: args.filter?.availability,
+        search,
+      };
+      const tags = consultantFilterTables(filter);
+      const filterKey = JSON.stringify(filter);
+      // Search pages (trigram scans) are worth caching; plain keyset pages are index seeks.
+      const page = filter.search
+        ? await services.caches.search.getOrLoad(
+            JSON.stringify([filterKey, order, window]),
+            tags,
+            () => pageConsultants(services.db, filter, order, window),
+          )
+        : await pageConsultants(services.db, filter, order, window);
+      return {
+        ...toConnection(page as Awaited<ReturnType<typeof pageConsultants>>, (row) =>
+          encodeCursor(order.field, consultantSortValue(row, order.field), row.id),
+        ),
+        totalCount: () =>
+          services.caches.counts.getOrLoad(`consultants:${filterKey}`, tags, () =>
+            countConsultants(services.db, filter),
+          ),
+      };
+    },
+  }),
+}));

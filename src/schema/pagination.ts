@@ -1,0 +1,143 @@
+import { badUserInput } from './errors.js';
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+export type SortDirection = 'ASC' | 'DESC';
+
+export interface ConnectionArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+}
+
+/** A position in a keyset order: the sort column's value, then the id that breaks ties. */
+export interface KeysetPosition<V> {
+  value: V;
+  id: number;
+}
+
+/**
+ * What a page request means once validated: read `limit` rows forward
+ * (`first`) or backward (`last`) from the optional bounds.
+ */
+export interface PageWindow<V> {
+  limit: number;
+  backward: boolean;
+  after: KeysetPosition<V> | null;
+  before: KeysetPosition<V> | null;
+}
+
+function checkSize(name: 'first' | 'last', size: number | null | undefined): void {
+  if (size == null) return;
+  if (size < 0) throw badUserInput(`"${name}" must not be negative (got ${size})`, name);
+  if (size > MAX_PAGE_SIZE) {
+    throw badUserInput(`"${name}" must be at most ${MAX_PAGE_SIZE} (got ${size})`, name);
+  }
+}
+
+/**
+ * Cursors are opaque to clients but must be checked: they are base64url JSON
+ * `[sortKey, value, id]`, and the sort key must match the order the client
+ * asked for, because a position in one order means nothing in another.
+ */
+export function encodeCursor(sortKey: string, value: unknown, id: number): string {
+  return Buffer.from(JSON.stringify([sortKey, value, id])).toString('base64url');
+}
+
+export function decodeCursor<V>(
+  cursor: string,
+  sortKey: string,
+  isValue: (value: unknown) => value is V,
+  argument: string,
+): KeysetPosition<V> {
+  const invalid = () => badUserInput(`"${argument}" is not a valid cursor for this list`, argument);
+  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(cursor)) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (
+    !Array.isArray(decoded) ||
+    decoded.length !== 3 ||
+    decoded[0] !== sortKey ||
+    !isValue(decoded[1]) ||
+    !Number.isSafeInteger(decoded[2]) ||
+    decoded[2] <= 0
+  ) {
+    throw invalid();
+  }
+  return { value: decoded[1], id: decoded[2] };
+}
+
+/** Validates Relay arguments and turns them into a keyset window. */
+export function pageWindow<V>(
+  args: ConnectionArgs,
+  sortKey: string,
+  isValue: (value: unknown) => value is V,
+): PageWindow<V> {
+  checkSize('first', args.first);
+  checkSize('last', args.last);
+  if (args.first != null && args.last != null) {
+    throw badUserInput('Pass either "first" or "last", not both', 'last');
+  }
+  return {
+    limit: args.last ?? args.first ?? DEFAULT_PAGE_SIZE,
+    backward: args.last != null,
+    after: args.after ? decodeCursor(args.after, sortKey, isValue, 'after') : null,
+    before: args.before ? decodeCursor(args.before, sortKey, isValue, 'before') : null,
+  };
+}
+
+// Cursor values end up as SQL parameters cast to the column's type: anything
+// PostgreSQL would reject must be refused here, as the client's mistake.
+const INT4_MAX = 2_147_483_647;
+const hasNul = (value: string) => value.includes('\u0000');
+
+export const isString = (value: unknown): value is string =>
+  typeof value === 'string' && !hasNul(value);
+export const isInteger = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && Math.abs(value as number) <= INT4_MAX;
+export const isIsoDate = (value: unknown): value is string =>
+  typeof value === 'string' &&
+  /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+  !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) &&
+  new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+export const isIsoTimestamp = (value: unknown): value is string =>
+  typeof value === 'string' &&
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) &&
+  !Number.isNaN(Date.parse(value)) &&
+  new Date(value).toISOString() === value;
+
+export interface PageResult<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+}
+
+/** Shapes a page into the Relay connection the schema returns. */
+export function toConnection<T>(page: PageResult<T>, cursorOf: (row: T) => string): Connection<T> {
+  const edges = page.rows.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

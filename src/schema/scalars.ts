@@ -1,0 +1,11 @@
+import { DateTimeResolver, LocalDateResolver } from 'graphql-scalars';
+import { builder } from './builder.js';
+
+builder.addScalarType('DateTime', DateTimeResolver, {});
+builder.addScalarType('Date', LocalDateResolver, {
+  description: 'A calendar date, `YYYY-MM-DD`.',
+});
+
+export const SortDirection = builder.enumType('SortDirection', {
+  values: ['ASC', 'DESC'] as const,
+});

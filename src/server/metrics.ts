@@ -1,0 +1,224 @@
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { allCaches, type Caches } from '../cache/index.js';
+import { isAsyncIterable } from './plugins/results.js';
+
+/** Live views of the app's parts; read at scrape time, so the registry never holds them alive. */
+export interface MetricsSources {
+  caches: Caches;
+  sqlStatements: () => number;
+  webSocketCount: () => number;
+  stats: () =>
+    | { recomputes: number; pushes: number; subscribers: number; failures: number }
+    | undefined;
+  changes: () => { activeSource: string; mode: string; reconnects: number } | undefined;
+  pool: () => { totalCount: number; idleCount: number; waitingCount: number } | undefined;
+  /** `pg_notification_queue_usage()`; undefined when the database cannot answer. */
+  notificationQueueUsage: () => Promise<number | undefined>;
+}
+
+export interface Metrics {
+  registry: Registry;
+  /** Counts operations, their durations and errors by code, on HTTP and WebSocket alike. */
+  plugin: Plugin;
+  /** Records the time from a change reaching the server to the push that carries it. */
+  observeChangeToPush(milliseconds: number): void;
+}
+
+/**
+ * A registry of its own per app (no global default registry), so several
+ * apps in one process — tests, benchmarks — never mix their numbers.
+ */
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  const register = [registry];
+
+  const operations = new Counter({
+    name: 'graphql_operations_total',
+    help: 'GraphQL operations executed, by operation name and type.',
+    labelNames: ['operation', 'type'],
+    registers: register,
+  });
+  const durations = new Histogram({
+    name: 'graphql_operation_duration_seconds',
+    help: 'Execution time of queries and mutations, by operation name.',
+    labelNames: ['operation', 'type'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: register,
+  });
+  const errors = new Counter({
+    name: 'graphql_errors_total',
+    help: 'Errors returned to clients, by extensions.code.',
+    labelNames: ['code'],
+    registers: register,
+  });
+  const changeToPush = new Histogram({
+    name: 'stats_change_to_push_seconds',
+    help: 'From a change notification reaching the server to the push that carries it.',
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: register,
+  });
+
+  // Values the app already counts are copied in at scrape time.
+  const mirrored = (
+    name: string,
+    help: string,
+    read: () => number | undefined,
+    kind: 'counter' | 'gauge' = 'counter',
+  ) => {
+    const Metric = kind === 'counter' ? Counter : Gauge;
+    new Metric({
+      name,
+      help,
+      registers: register,
+      collect(this: Counter | Gauge) {
+        const value = read();
+        this.reset();
+        if (value !== undefined) (this as Gauge).inc(value);
+      },
+    });
+  };
+  mirrored('sql_statements_total', 'SQL statements sent by the pool and the listener.', () =>
+    sources.sqlStatements(),
+  );
+  mirrored(
+    'websocket_connections',
+    'Open graphql-ws sockets.',
+    () => sources.webSocketCount(),
+    'gauge',
+  );
+  mirrored(
+    'stats_subscriptions',
+    'Active statsChanged subscriptions (WebSocket and SSE).',
+    () => sources.stats()?.subscribers,
+    'gauge',
+  );
+  mirrored(
+    'stats_recomputes_total',
+    'Dashboard aggregate recomputes.',
+    () => sources.stats()?.recomputes,
+  );
+  mirrored(
+    'stats_pushes_total',
+    'New snapshots pushed to subscribers.',
+    () => sources.stats()?.pushes,
+  );
+  mirrored(
+    'stats_recompute_failures_total',
+    'Recomputes that failed.',
+    () => sources.stats()?.failures,
+  );
+  mirrored(
+    'listener_reconnects_total',
+    'Times the LISTEN connection was re-established.',
+    () => sources.changes()?.reconnects,
+  );
+  mirrored(
+    'db_pool_connections',
+    'Connections in the pool.',
+    () => sources.pool()?.totalCount,
+    'gauge',
+  );
+  mirrored(
+    'db_pool_idle_connections',
+    'Idle connections in the pool.',
+    () => sources.pool()?.idleCount,
+    'gauge',
+  );
+  mirrored(
+    'db_pool_waiting_requests',
+    'Queries waiting for a connection.',
+    () => sources.pool()?.waitingCount,
+    'gauge',
+  );
+  mirrored(
+    'process_resident_memory_bytes',
+    'Resident set size.',
+    () => process.memoryUsage().rss,
+    'gauge',
+  );
+
+  for (const [name, help, field] of [
+    ['cache_hits_total', 'Cache hits, by cache.', 'hits'],
+    ['cache_misses_total', 'Cache misses, by cache.', 'misses'],
+    ['cache_invalidations_total', 'Entries dropped by change events, by cache.', 'invalidations'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['cache'],
+      registers: register,
+      collect() {
+        this.reset();
+        for (const cache of allCaches(sources.caches)) {
+          this.inc({ cache: cache.name }, cache.counters[field]);
+        }
+      },
+    });
+  }
+
+  new Gauge({
+    name: 'change_detection_source',
+    help: 'Which change detection is active (1) by source: notify, poll or none; mode is the configured one.',
+    labelNames: ['source', 'mode'],
+    registers: register,
+    collect() {
+      this.reset();
+      const status = sources.changes();
+      if (!status) return;
+      for (const source of ['notify', 'poll', 'none']) {
+        this.set({ source, mode: status.mode }, status.activeSource === source ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'pg_notification_queue_usage',
+    help: 'Fraction of the NOTIFY queue in use (pg_notification_queue_usage()).',
+    registers: register,
+    async collect() {
+      const usage = await sources.notificationQueueUsage();
+      this.reset();
+      if (usage !== undefined) this.set(usage);
+    },
+  });
+
+  const plugin: Plugin = {
+    onExecute({ args }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const labels = {
+        operation: operation?.name?.value ?? 'anonymous',
+        type: operation?.operation ?? 'unknown',
+      };
+      operations.inc(labels);
+      const end = durations.startTimer(labels);
+      return {
+        onExecuteDone({ result }) {
+          if (!isAsyncIterable(result)) end();
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      operations.inc({
+        operation: operation?.name?.value ?? 'anonymous',
+        type: 'subscription',
+      });
+    },
+    onResultProcess({ result }) {
+      if (isAsyncIterable(result)) return;
+      for (const single of Array.isArray(result) ? result : [result]) {
+        for (const error of single.errors ?? []) {
+          const code = error.extensions?.code;
+          errors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
+        }
+      }
+    },
+  };
+
+  return {
+    registry,
+    plugin,
+    observeChangeToPush: (milliseconds) => changeToPush.observe(milliseconds / 1000),
+  };
+}

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it.each([
+    ['PORT', '70000'],
+    ['PORT', 'abc'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['DATABASE_URL', 'not-a-url'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'postgres://'],
+    ['CHANGE_DETECTION', 'sometimes'],
+    ['LOG_LEVEL', 'loud'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['STATS_COALESCE_MS', '5000'],
+    ['GRAPHIQL', 'maybe'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (variable, value) => {
+    const error = configError({ [variable]: value });
+    expect(error.message.startsWith(`${variable}: `), error.message).toBe(true);
+    // One line, printable as is by the CLI.
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('says what is wrong and what it got', () => {
+    expect(configError({ PORT: '70000' }).message).toBe(
+      'PORT: must be between 0 and 65535 (got "70000")',
+    );
+    expect(configError({ CHANGE_DETECTION: 'sometimes' }).message).toMatch(
+      /^CHANGE_DETECTION: .*notify.*poll.*auto.*\(got "sometimes"\)$/,
+    );
+  });
+
+  it('never echoes a database password', () => {
+    const error = configError({ DATABASE_URL: 'mysql://admin:hunter2@db.example.com/app' });
+    expect(error.message).toMatch(/^DATABASE_URL: /);
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      env: 'development',
+      http: { host: '0.0.0.0', port: 4000, graphiql: true },
+      logLevel: 'info',
+      database: {
+        url: undefined,
+        poolMax: 10,
+        embedded: { dataDir: '.data/postgres', port: 0 },
+        seedOnFirstStart: true,
+      },
+      changes: { mode: 'auto', pollIntervalMs: 1000, heartbeatMs: 10_000, maxBackoffMs: 10_000 },
+      stats: { coalesceMs: 100 },
+      cache: { ttlMs: 60_000, maxEntries: 5_000 },
+    });
+  });
+
+  it('seeds only the embedded database by default, and hides GraphiQL in production', () => {
+    const external = loadConfig({ DATABASE_URL: 'postgres://u@db.example.com:5433/app' });
+    expect(external.database).toMatchObject({
+      url: 'postgres://u@db.example.com:5433/app',
+      seedOnFirstStart: false,
+    });
+    expect(loadConfig({ NODE_ENV: 'production' }).http.graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).http.graphiql).toBe(true);
+  });
+
+  it('reads numbers and treats empty strings as unset', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      CHANGE_DETECTION: 'poll',
+      LOG_LEVEL: '',
+      DATABASE_URL: '',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.changes.mode).toBe('poll');
+    expect(config.logLevel).toBe('info');
+    expect(config.database.url).toBeUndefined();
+  });
+
+  it('does not read process.env when given an env object', () => {
+    const previous = process.env.PORT;
+    process.env.PORT = 'abc';
+    try {
+      expect(loadConfig({ PORT: '1234' }).http.port).toBe(1234);
+    } finally {
+      if (previous === undefined) delete process.env.PORT;
+      else process.env.PORT = previous;
+    }
+  });
+});
+
+describe('the entry point', () => {
+  it('exits with code 1 and one line naming the variable on a bad environment', async () => {
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/main.ts'],
+        {
+          cwd: root,
+          // Only what node needs: nothing of the test run's own environment leaks in.
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root, PORT: 'abc' },
+          timeout: 20_000,
+        },
+        (error, stdout, stderr) => {
+          const exitCode = error && typeof error.code === 'number' ? error.code : error ? null : 0;
+          resolve({ code: exitCode, stdout, stderr });
+        },
+      );
+    });
+    const lines = stderr.split('\n').filter((line) => line.trim() !== '');
+    expect(code, `stderr:\n${stderr}`).toBe(1);
+    expect(lines, `stderr:\n${stderr}`).toHaveLength(1);
+    expect(lines[0]).toContain('PORT');
+    expect(lines[0]).toContain('abc');
+    expect(stderr).not.toMatch(/\bat .*:\d+:\d+/);
+    expect(stdout).toBe('');
+  });
+});

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disposeAfterAll } from './support/dispose.js';
+import { expectData } from './support/graphql.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { countStatements, describeStatements } from './support/sql.js';
+
+/*
+ * DataLoader batching, proved by counting: the statements a page costs must
+ * not grow with the page size. A count that moves means an N+1 crept in (or a
+ * batch was split); update the constant only for a deliberate change.
+ */
+
+/**
+ * consultants page + totalCount + practices + skills + mission pages +
+ * current missions: one statement each.
+ */
+const CONSULTANT_PAGE_STATEMENTS = 6;
+/** root missions page + their consultants. */
+const MISSION_PAGE_STATEMENTS = 2;
+
+const dispose = disposeAfterAll();
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({}, { disposer: dispose });
+});
+
+const consultantsQuery = (withTotalCount: boolean) => /* GraphQL */ `
+  query ($first: Int!, $after: String) {
+    consultants(first: $first, after: $after) {
+      ${withTotalCount ? 'totalCount' : ''}
+      pageInfo { endCursor }
+      edges {
+        node {
+          practice { name }
+          skills { level skill { name } }
+          missions(first: 3) { edges { node { title } } }
+          currentMission { title }
+        }
+      }
+    }
+  }
+`;
+
+/**
+ * Counts the statements of one request. The cross-request caches (totalCount,
+ * search pages) are emptied first unless `warm`: this measures what a page
+ * costs the database, not what a cache hit costs.
+ */
+async function measure(
+  document: string,
+  variables: Record<string, unknown>,
+  { warm = false }: { warm?: boolean } = {},
+) {
+  if (!warm) server.clearCaches();
+  const { count, statements, result } = await countStatements(server.sqlCounter, () =>
+    server.query(document, variables),
+  );
+  return { count, statements, data: expectData(result) };
+}
+
+describe('statements per page', () => {
+  it.each([10, 50, 100])(
+    'a page of %i consultants with nested fields costs a constant',
+    async (n) => {
+      const { count, statements, data } = await measure(consultantsQuery(true), { first: n });
+      expect(data.consultants.edges).toHaveLength(n);
+      console.log(`consultants(first: ${n}) with totalCount: ${count} statements`);
+      expect(count, describeStatements(statements)).toBe(CONSULTANT_PAGE_STATEMENTS);
+
+      const without = await measure(consultantsQuery(false), { first: n });
+      console.log(`consultants(first: ${n}) without totalCount: ${without.count} statements`);
+      expect(without.count, describeStatements(without.statements)).toBe(
+        CONSULTANT_PAGE_STATEMENTS - 1,
+      );
+
+      // Asked again, the count comes from the cache: never more than cold.
+      await measure(consultantsQuery(true), { first: n });
+      const warm = await measure(consultantsQuery(true), { first: n }, { warm: true });
+      console.log(`consultants(first: ${n}) with a cached totalCount: ${warm.count} statements`);
+      expect(warm.count, describeStatements(warm.statements)).toBeLessThanOrEqual(
+        CONSULTANT_PAGE_STATEMENTS - 1,
+      );
+    },
+  );
+
+  it('costs the same on a later page (after a cursor)', async () => {
+    const first = await measure(consultantsQuery(true), { first: 20 });
+    const next = await measure(consultantsQuery(true), {
+      first: 20,
+      after: first.data.consultants.pageInfo.endCursor,
+    });
+    expect(next.data.consultants.edges).toHaveLength(20);
+    expect(next.count, describeStatements(next.statements)).toBe(CONSULTANT_PAGE_STATEMENTS);
+  });
+
+  it('batches Mission.consultant on the root missions list', async () => {
+    const query = /* GraphQL */ `
+      query ($first: Int!) {
+        missions(first: $first) {
+          edges { node { title consultant { lastName practice { name } } } }
+        }
+      }
+    `;
+    for (const first of [10, 100]) {
+      const { count, statements, data } = await measure(query.replace('practice { name } ', ''), {
+        first,
+      });
+      expect(data.missions.edges).toHaveLength(first);
+      console.log(`missions(first: ${first}) { consultant }: ${count} statements`);
+      expect(count, describeStatements(statements)).toBe(MISSION_PAGE_STATEMENTS);
+    }
+    // One level deeper, one more batch: still not one per row.
+    const deeper = await measure(query, { first: 100 });
+    expect(deeper.count, describeStatements(deeper.statements)).toBe(MISSION_PAGE_STATEMENTS + 1);
+  });
+
+  it('sends nothing while idle', async () => {
+    const before = server.sqlCounter.total;
+    await server.waitForIdle(300);
+    expect(server.sqlCounter.total).toBe(before);
+  });
+});

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+export interface TestDatabase {
+  /** Connection URL of the new database. */
+  url: string;
+  name: string;
+  /** Drops the database, closing whatever is still connected to it. Idempotent. */
+  drop(): Promise<void>;
+}
+
+export interface TestDatabaseOptions {
+  /** Migrated but without any row (default: the seeded demo set). */
+  empty?: boolean;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+/** Runs `work` on a short-lived connection to the server's admin database. */
+export async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: inject('testDatabaseAdminUrl'),
+    application_name: 'consultator-test-admin',
+  });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let created = 0;
+
+/**
+ * A database of the caller's own, cloned from the run's template (see
+ * global-setup.ts), so test files can run in parallel and change data freely.
+ */
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  const template = options.empty
+    ? inject('testDatabaseEmptyTemplate')
+    : inject('testDatabaseTemplate');
+  created += 1;
+  const name = `${inject('testDatabasePrefix')}${process.pid}_${created}_${randomBytes(2).toString('hex')}`;
+  await withAdminClient((client) =>
+    client.query(
+      `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`,
+    ),
+  );
+  let dropped: Promise<void> | undefined;
+  return {
+    name,
+    url: withDatabase(inject('testDatabaseAdminUrl'), name),
+    drop() {
+      dropped ??= withAdminClient(async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      });
+      return dropped;
+    },
+  };
+}
+
+/**
+ * A pool on a test database for the tests' own SQL (the reference answers
+ * and fixtures): deliberately not the server's pool, so its statements never
+ * show in the server's statement counter.
+ */
+export function createTestPool(url: string): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: 2, application_name: 'consultator-test' });
+}
