@@ -604,7 +604,7 @@ describe('change detection without triggers (a role that cannot create them)', (
   it('the poller alone: first poll is the baseline, later polls report changed tables', async () => {
     const changes: string[][] = [];
     const { log } = captureLogger();
-    const pool = new pg.Pool({ connectionString: roleUrl, max: 1 });
+    const pool = createTestPool(roleUrl, { max: 1 });
     try {
       const poller = createChangePoller({
         pool,

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { computeDashboardStatsFromScratch } from '../src/db/queries/stats.js';
-import { createTestDatabase } from './support/database.js';
+import { createTestDatabase, createTestPool } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -156,7 +156,7 @@ describe('statsChanged', () => {
     const recomputesBefore = server.app.stats?.metrics.recomputes ?? 0;
 
     // 1,000 transactions from 4 concurrent writers, each inserting one mission.
-    const pool = new pg.Pool({ connectionString: server.databaseUrl, max: 4 });
+    const pool = createTestPool(server.databaseUrl, { max: 4 });
     dispose.add(() => pool.end());
     const { rows } = await pool.query<{ id: number }>(
       'SELECT id FROM consultants ORDER BY id LIMIT 50',

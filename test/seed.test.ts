@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_REFERENCE_DATE,
@@ -7,7 +7,7 @@ import {
   type SeedSummary,
   seedDemoData,
 } from '../src/db/seed/index.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, createTestPool, type TestDatabase } from './support/database.js';
 
 type LocalTestDatabase = TestDatabase;
 
@@ -25,7 +25,7 @@ const pools: pg.Pool[] = [];
 async function freshPool(): Promise<pg.Pool> {
   const database = await createMigratedDatabase();
   databases.push(database);
-  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  const pool = createTestPool(database.url);
   pools.push(pool);
   return pool;
 }

@@ -21,6 +21,7 @@ import {
   rebuildStatsSummary,
   verifyStatsSummary,
 } from '../src/db/queries/stats.js';
+import { createTestPool } from './support/database.js';
 
 // --- Local database helper -------------------------------------------------
 // A throwaway, unmigrated database on the run's server (test/support's
@@ -182,7 +183,7 @@ describe('live statistics in PostgreSQL', () => {
   beforeAll(async () => {
     db = await createLocalDatabase();
     await runMigrations(db.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
+    pool = createTestPool(db.url, { max: 12 });
     await pool.query(FIXTURE_SQL);
     listener = new pg.Client({ connectionString: db.url });
     await listener.connect();
@@ -751,7 +752,7 @@ describe('live statistics in PostgreSQL', () => {
         await client.end();
       }
       await runMigrations(other.url);
-      const otherPool = new pg.Pool({ connectionString: other.url, max: 2 });
+      const otherPool = createTestPool(other.url);
       try {
         const incremental = await readDashboardStats(otherPool);
         const scratch = await computeDashboardStatsFromScratch(otherPool);
