@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import { createAuthenticator } from './auth/authenticator.js';
+import { resolveJwtSecret } from './auth/dev-secret.js';
+import { createWebSocketOnConnect } from './auth/ws-auth.js';
 import { type Caches, clearCaches, createCaches, invalidateTables } from './cache/index.js';
 import {
   type ChangeDetector,
@@ -19,10 +22,13 @@ import {
 } from './db/queries/stats.js';
 import { DEFAULT_SEED_OPTIONS, isDatabaseEmpty, seedDemoData } from './db/seed/index.js';
 import type { Logger } from './logger.js';
+import { createReportService, type ReportService } from './reports/report-service.js';
+import { useReportCsv } from './reports/use-report-csv.js';
 import { buildSchema } from './schema/index.js';
 import { TOP_SKILLS_COMPUTED } from './schema/stats/stats.js';
 import { createHttpServer, type HttpServer } from './server/http.js';
 import { createMetrics, type Metrics } from './server/metrics.js';
+import { useDashboard } from './server/plugins/use-dashboard.js';
 import {
   type Readiness,
   useOperationsEndpoints,
@@ -30,6 +36,7 @@ import {
 import { useRequestLog } from './server/plugins/use-request-log.js';
 import { attachWebSocketServer, type WebSocketEndpoint } from './server/ws.js';
 import { createYogaServer, type Yoga } from './server/yoga.js';
+import { createTaskRunner, type TaskRunner } from './tasks/task-runner.js';
 
 export interface AppDependencies {
   log: Logger;
@@ -62,7 +69,6 @@ export interface App {
 }
 
 export const EMBEDDED_DATABASE_NAME = 'consultator';
-const SHUTDOWN_GRACE_MS = 5_000;
 
 /**
  * The composition root: builds every resource from a config object and owns
@@ -79,11 +85,15 @@ export function buildApp(config: Config, deps: AppDependencies): App {
   let changes: ChangeDetector | undefined;
   let stats: StatsPublisher<DashboardStatsSnapshot> | undefined;
   let stopping: Promise<void> | undefined;
+  let tasks: TaskRunner | undefined;
+  let reports: ReportService | undefined;
   const caches = createCaches(config.cache);
   const metrics = createMetrics({
     caches,
     sqlStatements: () => sqlCounter.total,
     webSocketCount: () => webSockets?.sockets ?? 0,
+    webSocketOperations: () => webSockets?.operations ?? 0,
+    webSocketCloses: () => webSockets?.closesByCode,
     stats: () => stats?.metrics,
     changes: () => changes?.status,
     pool: () => pool,
@@ -160,6 +170,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
       return;
     }
     invalidateTables(caches, event.tables);
+    reports?.tablesChanged(event.tables);
     stats?.tablesChanged(event.tables);
   }
 
@@ -190,6 +201,11 @@ export function buildApp(config: Config, deps: AppDependencies): App {
         pool = createPool({
           connectionString: databaseUrl,
           max: config.database.poolMax,
+          connectTimeoutMs: config.database.connectTimeoutMs,
+          statementTimeoutMs: config.database.statementTimeoutMs,
+          idleInTransactionTimeoutMs: config.database.idleInTransactionTimeoutMs,
+          slowQueryMs: config.database.slowQueryMs,
+          onSlowQuery: (slow) => log.warn(slow, 'slow SQL statement'),
           counter: sqlCounter,
         });
         // An idle client losing its connection emits here; without a handler it would crash the process.
@@ -215,7 +231,26 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           onChange,
         });
         await changes.start();
-        const services: Services = { db, log, caches, stats };
+        tasks = createTaskRunner({ pool, db, log, retentionMs: config.tasks.retentionMs });
+        const recovered = await tasks.recover();
+        if (recovered.deleted > 0) log.info({ deleted: recovered.deleted }, 'old tasks deleted');
+        reports = createReportService({ db, ttlMs: config.reports.cacheTtlMs });
+        await reports.deleteExpired();
+        const authenticator = createAuthenticator({
+          jwtSecret: await resolveJwtSecret(config),
+          jwksUrl: config.auth.jwksUrl,
+          apiKeys: config.auth.apiKeys,
+        });
+        const services: Services = {
+          db,
+          log,
+          caches,
+          stats,
+          authenticator,
+          tasks,
+          reports,
+          allowAnonymousReads: config.auth.allowAnonymousReads,
+        };
         yoga = createYogaServer({
           schema: buildSchema(),
           services,
@@ -225,10 +260,19 @@ export function buildApp(config: Config, deps: AppDependencies): App {
             useRequestLog(log),
             metrics.plugin,
             useOperationsEndpoints({ registry: metrics.registry, readiness }),
+            useReportCsv(services),
+            ...(config.http.dashboard ? [useDashboard({ log })] : []),
           ],
         });
         http = createHttpServer(yoga);
-        webSockets = attachWebSocketServer(http.server, yoga);
+        webSockets = attachWebSocketServer(http.server, yoga, {
+          ...config.webSocket,
+          log,
+          onConnect: createWebSocketOnConnect({
+            authenticator,
+            allowAnonymousReads: config.auth.allowAnonymousReads,
+          }),
+        });
         const { port } = await http.listen(config.http.port, config.http.host);
         const host =
           config.http.host === '0.0.0.0' || config.http.host === '::'
@@ -244,7 +288,12 @@ export function buildApp(config: Config, deps: AppDependencies): App {
     stop() {
       stopping ??= (async () => {
         stats?.stop();
-        await Promise.all([webSockets?.close(), http?.close(SHUTDOWN_GRACE_MS)]);
+        await Promise.all([
+          webSockets?.close(config.shutdownGraceMs),
+          http?.close(config.shutdownGraceMs),
+          // Interrupts a running task (marked failed) while the pool is still open.
+          tasks?.stop(),
+        ]);
         await changes?.stop();
         await pool?.end();
         await embedded?.stop();

@@ -21,6 +21,11 @@ async function shutdown(signal: string) {
   if (shuttingDown) return;
   shuttingDown = true;
   log.info({ signal }, 'shutting down');
+  // In-flight work is bounded by SHUTDOWN_GRACE_MS; this bounds what could still hang after it.
+  setTimeout(() => {
+    log.error('shutdown took too long: exiting anyway');
+    process.exit(1);
+  }, config.shutdownGraceMs + 10_000).unref();
   try {
     await app.stop();
     log.info('stopped');

@@ -1,5 +1,9 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { disposeAfterAll } from './support/dispose.js';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createTestDatabase } from './support/database.js';
+import { disposeAfterAll, waitFor } from './support/dispose.js';
 import { startTestServer } from './support/server.js';
 
 const dispose = disposeAfterAll();
@@ -51,6 +55,7 @@ describe('operations endpoints', () => {
     expect(queueUsage).toBeLessThan(1);
     expect(sample(text, 'sql_statements_total')).toBeGreaterThan(0);
     expect(sample(text, 'websocket_connections')).toBe(0);
+    expect(sample(text, 'websocket_operations')).toBe(0);
   });
 
   it('says not ready while change detection is stopped', async () => {
@@ -63,5 +68,59 @@ describe('operations endpoints', () => {
       database: true,
       changeDetection: 'none',
     });
+  });
+
+  it('logs one line per operation and slow statements, never variables, tokens or SQL parameters', async () => {
+    const database = await createTestDatabase();
+    dispose.add(() => database.drop());
+    const lines: string[] = [];
+    // A bare logger (no redaction configured): what the app writes must be safe by itself.
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'test',
+      ALLOW_ANONYMOUS_READS: 'true',
+      // Every statement counts as slow, so the warning path runs for the request below.
+      SLOW_QUERY_MS: '1',
+    });
+    const app = buildApp(config, { log });
+    dispose.add(() => app.stop());
+    const running = await app.start();
+
+    const secretSearch = 'hunter2-search-secret';
+    const search = (headers: Record<string, string>) =>
+      fetch(running.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({
+          query:
+            'query Search($search: String) { consultants(first: 2, filter: { search: $search }) { totalCount } }',
+          variables: { search: secretSearch },
+        }),
+      });
+    // A token the server refuses, then the same search anonymously.
+    const refused = await search({ authorization: 'Bearer tok-very-secret-value' });
+    expect(refused.status).toBe(401);
+    expect((await search({})).status).toBe(200);
+    const parsed = () => lines.map((line) => JSON.parse(line));
+    const operation = await waitFor(() =>
+      parsed().find((line) => line.msg === 'operation' && line.operation === 'Search'),
+    );
+    expect(operation).toMatchObject({ level: 30, type: 'query' });
+    expect(typeof operation.ms).toBe('number');
+    const slow = parsed().filter((line) => line.msg === 'slow SQL statement');
+    expect(slow.length).toBeGreaterThan(0);
+    expect(slow.every((line) => line.level === 40 && typeof line.statement === 'string')).toBe(
+      true,
+    );
+
+    await app.stop();
+    for (const line of lines) {
+      expect(line).not.toContain(secretSearch);
+      expect(line).not.toContain('tok-very-secret-value');
+      expect(line).not.toMatch(/postgres:\/\/[^"]*:[^"*@]+@/);
+    }
   });
 });

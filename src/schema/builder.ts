@@ -1,7 +1,9 @@
 import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
-import { badUserInput } from './errors.js';
+import { badUserInput, forbidden, unauthenticated } from './errors.js';
 
 /**
  * The builder and its plugins only; types live in the domain folders, so
@@ -12,13 +14,38 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     Date: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
   };
   // Resolvers return totalCount lazily so the COUNT runs only when asked for.
   Connection: { totalCount: () => Promise<number> | number };
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
+  AuthScopes: {
+    /** Queries and subscriptions: any valid credential, or none when anonymous reads are on. */
+    reader: boolean;
+    /** Mutations, the audit trail and tasks. */
+    admin: boolean;
+  };
 }>({
-  plugins: [RelayPlugin],
+  // Scope checks run first, so nothing (not even argument decoding) runs for a refused caller.
+  plugins: [ScopeAuthPlugin, RelayPlugin, ErrorsPlugin],
+  scopeAuth: {
+    // Refuse a subscription when it starts, not at its first event.
+    authorizeOnSubscribe: true,
+    authScopes: (context) => ({
+      reader: context.viewer !== null || context.services.allowAnonymousReads,
+      admin: context.viewer?.role === 'admin',
+    }),
+    unauthorizedError: (_parent, context) =>
+      context.viewer === null ? unauthenticated() : forbidden(),
+  },
+  errors: {
+    // `createConsultant` → `CreateConsultantResult`: payload | typed errors.
+    defaultUnionOptions: {
+      name: ({ fieldName }) => `${fieldName.charAt(0).toUpperCase()}${fieldName.slice(1)}Result`,
+    },
+    directResult: true,
+  },
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
@@ -37,7 +64,9 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.queryType({});
+builder.queryType({ authScopes: { reader: true } });
+builder.mutationType({});
+builder.subscriptionType({ authScopes: { reader: true } });
 
 builder.globalConnectionField('totalCount', (t) =>
   t.int({

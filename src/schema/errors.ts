@@ -3,6 +3,8 @@ import { GraphQLError } from 'graphql';
 /** The `extensions.code` values clients can rely on. */
 export const ErrorCode = {
   BadUserInput: 'BAD_USER_INPUT',
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   ParseFailed: 'GRAPHQL_PARSE_FAILED',
   ValidationFailed: 'GRAPHQL_VALIDATION_FAILED',
@@ -15,4 +17,16 @@ export function badUserInput(message: string, argument?: string): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: ErrorCode.BadUserInput, ...(argument ? { argument } : {}) },
   });
+}
+
+/** No valid credential, where one is needed (HTTP 401). */
+export function unauthenticated(message = 'Authentication required.'): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+  });
+}
+
+/** A valid credential whose role does not allow the operation. */
+export function forbidden(message = 'Not allowed for this role.'): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });
 }

@@ -5,6 +5,12 @@ import './reference/practice.js';
 import './mission/mission.js';
 import './consultant/consultant.js';
 import './stats/stats.js';
+import './validation.js';
+import './consultant/mutations.js';
+import './mission/mutations.js';
+import './audit/audit.js';
+import './tasks/tasks.js';
+import './reports/utilization.js';
 
 /** Builds the executable schema; types register themselves through the imports above. */
 export function buildSchema() {

@@ -1,7 +1,8 @@
-import { DateTimeResolver, LocalDateResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONResolver, LocalDateResolver } from 'graphql-scalars';
 import { builder } from './builder.js';
 
 builder.addScalarType('DateTime', DateTimeResolver, {});
+builder.addScalarType('JSON', JSONResolver, {});
 builder.addScalarType('Date', LocalDateResolver, {
   description: 'A calendar date, `YYYY-MM-DD`.',
 });

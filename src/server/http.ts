@@ -15,7 +15,12 @@ export interface HttpServer {
  * at once and busy ones after a grace period.
  */
 export function createHttpServer(yoga: Yoga): HttpServer {
-  const server = http.createServer(yoga);
+  const server = http.createServer(
+    // A client that trickles its headers or body (slowloris) holds a socket only this long.
+    // Responses are not bounded by these: SSE subscriptions stream for as long as they last.
+    { headersTimeout: 10_000, requestTimeout: 30_000 },
+    yoga,
+  );
   const sockets = new Set<Socket>();
   const busy = new WeakSet<Socket>();
   let closing = false;
@@ -23,6 +28,8 @@ export function createHttpServer(yoga: Yoga): HttpServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // An upgraded socket belongs to the WebSocket server, which closes it with a proper close frame.
+  server.on('upgrade', (_request, socket: Socket) => sockets.delete(socket));
   server.on('request', (request, response) => {
     busy.add(request.socket);
     response.once('finish', () => {

@@ -9,6 +9,8 @@ export interface MetricsSources {
   caches: Caches;
   sqlStatements: () => number;
   webSocketCount: () => number;
+  webSocketOperations: () => number;
+  webSocketCloses: () => ReadonlyMap<number, number> | undefined;
   stats: () =>
     | { recomputes: number; pushes: number; subscribers: number; failures: number }
     | undefined;
@@ -89,6 +91,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     'gauge',
   );
   mirrored(
+    'websocket_operations',
+    'Operations (mostly subscriptions) running on graphql-ws sockets.',
+    () => sources.webSocketOperations(),
+    'gauge',
+  );
+  mirrored(
     'stats_subscriptions',
     'Active statsChanged subscriptions (WebSocket and SSE).',
     () => sources.stats()?.subscribers,
@@ -158,6 +166,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
     });
   }
 
+  new Counter({
+    name: 'websocket_closes_total',
+    help: 'graphql-ws sockets closed, by the close code the server saw (4400 bad message, 4408 no init, 4429 too many, 1006 cut or vanished peer…).',
+    labelNames: ['code'],
+    registers: register,
+    collect() {
+      this.reset();
+      for (const [code, count] of sources.webSocketCloses() ?? []) {
+        this.inc({ code: String(code) }, count);
+      }
+    },
+  });
   new Gauge({
     name: 'change_detection_source',
     help: 'Which change detection is active (1) by source: notify, poll or none; mode is the configured one.',

@@ -1,11 +1,14 @@
 import { PothosValidationError } from '@pothos/core';
+import { DrizzleQueryError } from 'drizzle-orm';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.js';
-import { type Context, createContext, type Services } from '../context.js';
+import { type Context, createContext, type InitialContext, type Services } from '../context.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode } from '../schema/errors.js';
+import { useCSRFPrevention } from './plugins/use-csrf-prevention.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
+import { useQueryLimits } from './plugins/use-query-limits.js';
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -42,12 +45,24 @@ function createMaskError(log: Logger) {
         extensions: { code: ErrorCode.BadUserInput },
       });
     }
-    log.error({ err: original, path: graphQLError?.path?.join('.') }, 'unexpected error');
+    log.error({ ...loggable(original), path: graphQLError?.path?.join('.') }, 'unexpected error');
     return new GraphQLError(message, {
       ...location,
       extensions: { code: ErrorCode.InternalServerError },
     });
   };
+}
+
+/**
+ * drizzle wraps driver errors with the statement *and its parameters* in the
+ * message; parameters are client data (searches, emails, ids) and stay out of
+ * the log: the statement text and the driver's error are enough to debug.
+ */
+function loggable(error: unknown): Record<string, unknown> {
+  if (error instanceof DrizzleQueryError) {
+    return { err: error.cause ?? new Error('database query failed'), statement: error.query };
+  }
+  return { err: error };
 }
 
 /** A GraphQL error created on purpose (by us, graphql-js or yoga), not wrapping an unexpected one. */
@@ -67,11 +82,15 @@ export function createYogaServer({
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: () => createContext(services),
+    // HTTP: yoga's initial context holds the request; WebSocket: `extra`, where onConnect authenticated.
+    context: (initial) => createContext(services, initial as InitialContext),
     graphiql: config.http.graphiql
       ? { title: 'consultator-graphql', subscriptionsProtocol: 'WS' }
       : false,
     landingPage: false,
+    // Over the limit: 413 before the body is read (Content-Length) or while it streams.
+    maxRequestBodySize: config.limits.requestBodyLimitBytes,
+    batching: config.limits.batchingLimit > 0 ? { limit: config.limits.batchingLimit } : false,
     maskedErrors: { maskError: createMaskError(log) },
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -79,6 +98,11 @@ export function createYogaServer({
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error(args.map(String).join(' ')),
     },
-    plugins: [useErrorCodes(), ...plugins],
+    plugins: [
+      useErrorCodes(),
+      ...useQueryLimits(config.limits),
+      ...(config.limits.csrfPrevention ? [useCSRFPrevention()] : []),
+      ...plugins,
+    ],
   });
 }

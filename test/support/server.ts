@@ -40,6 +40,7 @@ export interface TestServer {
   query<T = AnyData>(
     document: string,
     variables?: Record<string, unknown>,
+    options?: { token?: string },
   ): Promise<QueryResult<T>>;
   /**
    * Resolves once the server's background work (the first stats computation,
@@ -90,6 +91,8 @@ export async function startTestServer(
     HOST: '127.0.0.1',
     LOG_LEVEL: logLevel,
     NODE_ENV: 'test',
+    // The suite reads anonymously; auth tests override this.
+    ALLOW_ANONYMOUS_READS: 'true',
     ...overrides,
   });
   const sqlCounter = new SqlStatementCounter();
@@ -116,12 +119,17 @@ export async function startTestServer(
     graphqlUrl: running.graphqlUrl,
     databaseUrl: running.databaseUrl,
     sqlCounter,
-    async query<T>(document: string, variables?: Record<string, unknown>) {
+    async query<T>(
+      document: string,
+      variables?: Record<string, unknown>,
+      options: { token?: string } = {},
+    ) {
       const response = await fetch(running.graphqlUrl, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         body: JSON.stringify({ query: document, variables }),
       });

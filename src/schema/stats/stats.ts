@@ -105,8 +105,6 @@ builder.queryField('stats', (t) =>
   }),
 );
 
-builder.subscriptionType({});
-
 builder.subscriptionField('statsChanged', (t) =>
   t.field({
     type: DashboardStats,

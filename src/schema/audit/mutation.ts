@@ -1,0 +1,64 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { auditedWrite, recordFailedAttempt, type WriteOutcome } from '../../audit/audited-write.js';
+import type { Context } from '../../context.js';
+import type { Transaction } from '../../db/queries/executor.js';
+import { ValidationError } from '../validation.js';
+
+export interface MutationAttempt {
+  operation: string;
+  resourceType: string;
+  resourceId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+function describeFailure(error: unknown): Record<string, unknown> {
+  if (error instanceof ValidationError) {
+    return {
+      error: 'VALIDATION',
+      fieldErrors: error.fieldErrors.map(({ path, code }) => ({ path: path.join('.'), code })),
+    };
+  }
+  return { error: 'INTERNAL' };
+}
+
+/**
+ * The `authScopes` of a mutation: admins only, and a refused attempt is
+ * recorded (in its own transaction) before the caller gets its
+ * UNAUTHENTICATED or FORBIDDEN error.
+ */
+export function adminOnly(resourceType: string) {
+  return async (
+    _parent: unknown,
+    _args: unknown,
+    context: Context,
+    info: GraphQLResolveInfo,
+  ): Promise<boolean> => {
+    if (context.viewer?.role === 'admin') return true;
+    await recordFailedAttempt(
+      context.services,
+      {
+        actor: context.viewer?.actor ?? 'anonymous',
+        operation: info.fieldName,
+        resourceType,
+      },
+      { error: context.viewer ? 'FORBIDDEN' : 'UNAUTHENTICATED' },
+    );
+    return false;
+  };
+}
+
+/** Runs a mutation's validation and writes in one transaction with its audit row (see auditedWrite). */
+export function runAuditedMutation<T>(
+  context: Context,
+  attempt: MutationAttempt,
+  write: (tx: Transaction) => Promise<WriteOutcome<T>>,
+  translateError?: (error: unknown) => unknown,
+): Promise<T> {
+  const { db, log } = context.services;
+  return auditedWrite(
+    { db, log, describeFailure, translateError },
+    // adminOnly let the call through: there is a viewer.
+    { ...attempt, actor: context.viewer?.actor ?? 'anonymous' },
+    write,
+  );
+}

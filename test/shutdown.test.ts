@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestDatabase } from './support/database.js';
+import { disposeAfterEach, waitFor } from './support/dispose.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dispose = disposeAfterEach();
+
+interface ServerProcess {
+  child: ChildProcess;
+  graphqlUrl: string;
+  exited: Promise<number | null>;
+  output(): string;
+}
+
+/** Runs the real entry point (`src/main.ts`) on a test database, as an operator would. */
+async function spawnServer(databaseUrl: string, env: Record<string, string> = {}) {
+  // What `npm start` runs. Not the tsx CLI: it relays signals through a parent process that
+  // SIGKILLs the app when it does not acknowledge a signal within 30 ms, as happens under load.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      // Anonymous reads keep this test about shutdown, not credentials.
+      ALLOW_ANONYMOUS_READS: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  dispose.add(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const graphqlUrl = await waitFor(
+    () =>
+      /ready at (http:\/\/\S+\/graphql)/.exec(output)?.[1] ??
+      (child.exitCode !== null ? 'exited' : null),
+    60_000,
+    50,
+  );
+  if (graphqlUrl === 'exited') throw new Error(`server exited at start:\n${output}`);
+  return { child, graphqlUrl, exited, output: () => output } satisfies ServerProcess;
+}
+
+/** Holds an exclusive lock on `practices`, so a request reading it waits: a slow request on demand. */
+async function lockPractices(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => {});
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('LOCK TABLE practices IN ACCESS EXCLUSIVE MODE');
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await client.query('ROLLBACK');
+    await client.end();
+  };
+  dispose.add(release);
+  const waiters = async () =>
+    (
+      await client.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND application_name = 'consultator-graphql'`,
+      )
+    ).rows[0]?.count ?? 0;
+  return { release, waiters };
+}
+
+function openSubscriber(graphqlUrl: string) {
+  const socket = new WebSocket(graphqlUrl.replace('http', 'ws'), 'graphql-transport-ws');
+  const pushes: unknown[] = [];
+  socket.on('error', () => {});
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data));
+    if (message.type === 'connection_ack') {
+      socket.send(
+        JSON.stringify({
+          id: 's',
+          type: 'subscribe',
+          payload: { query: 'subscription { statsChanged { version } }' },
+        }),
+      );
+    }
+    if (message.type === 'next') pushes.push(message.payload);
+  });
+  dispose.add(() => socket.terminate());
+  return { pushes, closed };
+}
+
+/** A statsChanged subscription over Server-Sent Events; resolves when the server ends the stream. */
+async function openSseSubscriber(graphqlUrl: string) {
+  const response = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query: 'subscription { statsChanged { version } }' }),
+  });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  dispose.add(() => reader.cancel().catch(() => {}));
+  let received = '';
+  const decoder = new TextDecoder();
+  const ended = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (done) return received;
+      received += decoder.decode(value, { stream: true });
+    }
+  })();
+  return { received: () => received, ended };
+}
+
+const SLOW_QUERY = JSON.stringify({ query: 'query Slow { practices { name } }' });
+
+function post(graphqlUrl: string, body: string) {
+  return fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+}
+
+describe('graceful shutdown of the process (SIGTERM)', () => {
+  it('finishes the in-flight request, closes sockets with 1001, releases everything and exits 0', async () => {
+    const database = await createTestDatabase();
+    dispose.add(() => database.drop());
+    const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '30000' });
+    const subscribers = [openSubscriber(server.graphqlUrl), openSubscriber(server.graphqlUrl)];
+    await waitFor(() => subscribers.every((subscriber) => subscriber.pushes.length > 0), 15_000);
+    const sse = await openSseSubscriber(server.graphqlUrl);
+    await waitFor(() => sse.received().includes('"version"'), 15_000);
+
+    const lock = await lockPractices(database.url);
+    const inFlight = post(server.graphqlUrl, SLOW_QUERY);
+    await waitFor(async () => (await lock.waiters()) > 0, 15_000);
+
+    server.child.kill('SIGTERM');
+    // Subscriptions end with "going away" while the slow request is still running.
+    expect(await Promise.all(subscribers.map((subscriber) => subscriber.closed))).toEqual([
+      1001, 1001,
+    ]);
+    // The SSE stream is completed too, rather than left for the grace period to cut.
+    expect(await sse.ended).toMatch(/event: complete/);
+    // No new work is accepted.
+    await waitFor(async () => {
+      try {
+        await post(server.graphqlUrl, SLOW_QUERY);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
+    expect(server.child.exitCode).toBeNull();
+
+    await lock.release();
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.errors).toBeUndefined();
+    expect(body.data.practices.length).toBeGreaterThan(0);
+
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/"msg":"stopped"/);
+    // The pool and the listener are gone: nothing of the server is left on the database.
+    const probe = new pg.Client({ connectionString: database.url });
+    await probe.connect();
+    try {
+      const { rows } = await probe.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'consultator-%'
+            AND application_name <> 'consultator-test'`,
+      );
+      expect(rows[0]?.count).toBe(0);
+    } finally {
+      await probe.end();
+    }
+  }, 90_000);
+
+  it('bounds the wait: a request still running after SHUTDOWN_GRACE_MS is cut, and the process exits 0', async () => {
+    const database = await createTestDatabase();
+    dispose.add(() => database.drop());
+    const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '1000' });
+    const lock = await lockPractices(database.url);
+    const inFlight = post(server.graphqlUrl, SLOW_QUERY).then(
+      (response) => ({ cut: false, status: response.status }),
+      () => ({ cut: true, status: 0 }),
+    );
+    await waitFor(async () => (await lock.waiters()) > 0, 15_000);
+
+    server.child.kill('SIGTERM');
+    expect(await inFlight).toEqual({ cut: true, status: 0 });
+    // The statement itself ends when the lock goes; then the pool can close.
+    await lock.release();
+    expect(await server.exited).toBe(0);
+  }, 90_000);
+});

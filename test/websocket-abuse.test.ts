@@ -1,0 +1,258 @@
+import { type Client, createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { disposeAfterAll, disposeAfterEach, waitFor } from './support/dispose.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const PROTOCOL = 'graphql-transport-ws';
+const serverDisposer = disposeAfterAll();
+const dispose = disposeAfterEach();
+
+interface RawSocket {
+  socket: WebSocket;
+  /** Every message received, parsed. */
+  messages: { type: string; id?: string; payload?: unknown }[];
+  closed: Promise<{ code: number; reason: string; afterMs: number }>;
+  send(message: unknown): void;
+}
+
+/** A bare `ws` socket speaking (or abusing) the protocol by hand. */
+async function openRaw(
+  server: TestServer,
+  options: WebSocket.ClientOptions = {},
+): Promise<RawSocket> {
+  const socket = new WebSocket(server.graphqlUrl.replace('http', 'ws'), PROTOCOL, options);
+  const opened = Date.now();
+  const messages: RawSocket['messages'] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  // A refused or cut socket reports an error before closing; the close code is what is asserted.
+  socket.on('error', () => {});
+  const closed = new Promise<{ code: number; reason: string; afterMs: number }>((resolve) => {
+    socket.once('close', (code, reason) =>
+      resolve({ code, reason: String(reason), afterMs: Date.now() - opened }),
+    );
+  });
+  dispose.add(async () => {
+    if (socket.readyState !== WebSocket.CLOSED) {
+      socket.terminate();
+      await closed;
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('close', (code) => reject(new Error(`closed before opening (${code})`)));
+  });
+  return {
+    socket,
+    messages,
+    closed,
+    send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
+  };
+}
+
+async function openAcknowledged(server: TestServer, options?: WebSocket.ClientOptions) {
+  const raw = await openRaw(server, options);
+  raw.send({ type: 'connection_init' });
+  await waitFor(() => raw.messages.some((message) => message.type === 'connection_ack'));
+  return raw;
+}
+
+const STATS_SUBSCRIPTION = 'subscription { statsChanged { version } }';
+
+let server: TestServer;
+/** A well-behaved subscriber that must outlive every abuse below. */
+let bystander: Client;
+const bystanderPushes: string[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer(
+    {
+      WS_MAX_SOCKETS_PER_ADDRESS: '6',
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '2',
+    },
+    { disposer: serverDisposer },
+  );
+  bystander = createClient({
+    url: server.graphqlUrl.replace('http', 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+  });
+  bystander.subscribe<{ statsChanged: { version: string } }>(
+    { query: STATS_SUBSCRIPTION },
+    {
+      next: (result) => {
+        if (result.data) bystanderPushes.push(result.data.statsChanged.version);
+      },
+      error: (error) => bystanderPushes.push(`error: ${JSON.stringify(error)}`),
+      complete: () => {},
+    },
+  );
+  await waitFor(() => bystanderPushes.length > 0);
+});
+
+afterAll(async () => {
+  await bystander?.dispose();
+});
+
+describe('graphql-ws abuse is answered with the protocol close codes', () => {
+  it('4400 for a message that is not JSON', async () => {
+    const raw = await openRaw(server);
+    raw.send('this is not json');
+    expect((await raw.closed).code).toBe(4400);
+  });
+
+  it('4408 when connection_init does not come within 3 s', async () => {
+    const raw = await openRaw(server);
+    const closed = await raw.closed;
+    expect(closed.code).toBe(4408);
+    // The deadline cannot fire early, whatever the load.
+    expect(closed.afterMs).toBeGreaterThanOrEqual(2_900);
+  });
+
+  it('4429 for a second connection_init', async () => {
+    const raw = await openAcknowledged(server);
+    raw.send({ type: 'connection_init' });
+    expect((await raw.closed).code).toBe(4429);
+  });
+
+  it('4401 for a subscribe before the ack', async () => {
+    const raw = await openRaw(server);
+    raw.send({ id: '1', type: 'subscribe', payload: { query: '{ practices { id } }' } });
+    expect((await raw.closed).code).toBe(4401);
+  });
+
+  it('4409 for a second operation under a running id', async () => {
+    const raw = await openAcknowledged(server);
+    raw.send({ id: 'a', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    await waitFor(() => raw.messages.some((message) => message.id === 'a'));
+    raw.send({ id: 'a', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    expect((await raw.closed).code).toBe(4409);
+  });
+
+  it('1009 for a frame over WS_MAX_PAYLOAD_BYTES (1 MiB)', async () => {
+    const raw = await openAcknowledged(server);
+    raw.send({
+      id: 'big',
+      type: 'subscribe',
+      payload: { query: `{ practices { id } } # ${'x'.repeat(1_100_000)}` },
+    });
+    expect((await raw.closed).code).toBe(1009);
+  });
+
+  it('4429 for a socket over WS_MAX_SOCKETS_PER_ADDRESS, and accepts again once one left', async () => {
+    await waitFor(() => server.app.webSockets?.sockets === 1); // the bystander
+    const sockets = [];
+    for (let i = 0; i < 5; i += 1) sockets.push(await openAcknowledged(server));
+    const refused = await openRaw(server);
+    const closed = await refused.closed;
+    expect(closed).toMatchObject({ code: 4429, reason: 'Too many connections' });
+
+    sockets[0]?.socket.close(1000);
+    await sockets[0]?.closed;
+    await waitFor(() => server.app.webSockets?.sockets === 5);
+    const accepted = await openAcknowledged(server);
+    expect(accepted.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('refuses an operation over WS_MAX_SUBSCRIPTIONS_PER_SOCKET with an error, keeping the socket', async () => {
+    const raw = await openAcknowledged(server);
+    raw.send({ id: '1', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    raw.send({ id: '2', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    await waitFor(() => ['1', '2'].every((id) => raw.messages.some((m) => m.id === id)));
+    const before = server.sqlCounter.total;
+    raw.send({ id: '3', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    const refusal = await waitFor(() => raw.messages.find((message) => message.id === '3'));
+    expect(refusal.type).toBe('error');
+    expect(JSON.stringify(refusal.payload)).toMatch(/TOO_MANY_OPERATIONS/);
+    expect(server.sqlCounter.total).toBe(before);
+
+    // Completing one makes room again.
+    raw.send({ id: '1', type: 'complete' });
+    await waitFor(() => server.app.webSockets?.operations === 2); // the bystander's and '2'
+    raw.send({ id: '4', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    const accepted = await waitFor(() => raw.messages.find((message) => message.id === '4'));
+    expect(accepted.type).toBe('next');
+    expect(raw.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('terminates a peer that stops answering pings, and keeps one that answers', async () => {
+    const pinging = await startTestServer(
+      { WS_KEEPALIVE_MS: '300' },
+      { disposer: dispose, database: server.databaseUrl },
+    );
+    const answering = await openAcknowledged(pinging);
+    let pings = 0;
+    answering.socket.on('ping', () => {
+      pings += 1;
+    });
+    const silent = await openAcknowledged(pinging, { autoPong: false });
+    // Cut without a close frame: the client sees 1006.
+    expect((await silent.closed).code).toBe(1006);
+    await waitFor(() => pings >= 3, 10_000);
+    expect(answering.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('closes 1013 a socket whose unsent backlog passes WS_MAX_BUFFERED_BYTES', async () => {
+    // Another instance on the same database: room for many operations.
+    const roomy = await startTestServer(
+      { WS_MAX_BUFFERED_BYTES: '262144', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '1000' },
+      { disposer: dispose, database: server.databaseUrl },
+    );
+    const raw = await openAcknowledged(roomy);
+    // About 50 kB of answer, served from the stats cache after the first: cheap to produce.
+    const bulky = `{ stats { ${Array.from(
+      { length: 15 },
+      (_, i) => `s${i}: topSkills(first: 50) { skillId name category consultants }`,
+    ).join(' ')} } }`;
+    const operations = 200;
+    // Stop reading: what the server sends now fills the socket buffers, then ws' own.
+    // biome-ignore lint/suspicious/noExplicitAny: the underlying net.Socket is not part of ws' typings.
+    const tcp = (raw.socket as any)._socket as import('node:net').Socket;
+    tcp.pause();
+    for (let i = 0; i < operations; i += 1) {
+      raw.send({ id: `q${i}`, type: 'subscribe', payload: { query: bulky } });
+    }
+    // Every answer has been produced (and handed to the socket) once all executions are done.
+    const histogram = roomy.app.metrics.registry.getSingleMetric(
+      'graphql_operation_duration_seconds',
+    );
+    await waitFor(async () => {
+      const { values } = (await histogram?.get()) ?? { values: [] };
+      const executed = values
+        .filter((value) => (value as { metricName?: string }).metricName?.endsWith('_count'))
+        .reduce((sum, value) => sum + value.value, 0);
+      return executed >= operations;
+    }, 20_000);
+    tcp.resume();
+    const closed = await raw.closed;
+    expect(closed).toMatchObject({ code: 1013, reason: 'Client reads too slowly' });
+    // Answers stopped at the bound: far fewer than asked for reached the client.
+    expect(raw.messages.filter((message) => message.type === 'next').length).toBeLessThan(
+      operations,
+    );
+  }, 90_000);
+
+  it('kept serving the well-behaved subscriber and new clients throughout', async () => {
+    expect(bystanderPushes.filter((push) => push.startsWith('error'))).toEqual([]);
+    const client = createClient({
+      url: server.graphqlUrl.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    dispose.add(() => client.dispose());
+    const result = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe(
+        { query: '{ practices { name } }' },
+        { next: resolve, error: reject, complete: () => {} },
+      );
+    });
+    expect(JSON.stringify(result)).toMatch(/"practices":\[\{"name"/);
+    await waitFor(() => server.app.webSockets?.operations === 1); // the bystander's, alone again
+
+    // Operators see the abuse by close code.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const code of [4400, 4401, 4408, 4409, 4429]) {
+      expect(metrics).toMatch(new RegExp(`^websocket_closes_total\\{code="${code}"\\} [1-9]`, 'm'));
+    }
+  });
+});
