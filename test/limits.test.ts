@@ -118,6 +118,28 @@ describe('query limits over HTTP', () => {
     expect(error.extensions?.cost).toBeGreaterThan(100_000);
   });
 
+  it('prices lists behind fragments and interfaces the same way: no bypass', async () => {
+    const throughFragments = `query Costly($size: Int) {
+      consultants(first: $size) { ...Page }
+    }
+    fragment Page on QueryConsultantsConnection { edges { node { ... on Consultant { ...Deep } } } }
+    fragment Deep on Consultant {
+      missions(first: $size) { edges { node { consultant { missions(first: $size) { edges { node { id } } } } } } }
+    }`;
+    expectData(await server.query(throughFragments, { size: 3 }));
+    const result = await withoutSql(server, () => server.query(throughFragments, { size: 100 }));
+    expectRejected(result, 'GRAPHQL_VALIDATION_FAILED', /Query cost of \d+ exceeds/);
+
+    const ids = Array.from({ length: 100 }, (_, i) =>
+      Buffer.from(`Consultant:${i + 1}`).toString('base64'),
+    );
+    const manyNodes = `query Nodes($ids: [ID!]!) { nodes(ids: $ids) { ... on Consultant {
+      missions(first: 100) { edges { node { consultant { missions(first: 100) { edges { node { id } } } } } } }
+    } } }`;
+    const viaNodes = await withoutSql(server, () => server.query(manyNodes, { ids }));
+    expectRejected(viaNodes, 'GRAPHQL_VALIDATION_FAILED', /Query cost of \d+ exceeds/);
+  });
+
   it('switches introspection off by configuration', async () => {
     const introspection = '{ __schema { queryType { name } } }';
     expectData(await server.query(introspection));

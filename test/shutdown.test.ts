@@ -61,13 +61,16 @@ async function spawnServer(databaseUrl: string, env: Record<string, string> = {}
   return { child, graphqlUrl, exited, output: () => output } satisfies ServerProcess;
 }
 
-/** Holds an exclusive lock on `practices`, so a request reading it waits: a slow request on demand. */
-async function lockPractices(databaseUrl: string) {
+/**
+ * Holds an exclusive lock on `consultants`, so a request reading it waits: a slow request on
+ * demand. (A plain consultants page is never served from a cache.)
+ */
+async function lockConsultants(databaseUrl: string) {
   const client = new pg.Client({ connectionString: databaseUrl });
   client.on('error', () => {});
   await client.connect();
   await client.query('BEGIN');
-  await client.query('LOCK TABLE practices IN ACCESS EXCLUSIVE MODE');
+  await client.query('LOCK TABLE consultants IN ACCESS EXCLUSIVE MODE');
   let released = false;
   const release = async () => {
     if (released) return;
@@ -131,7 +134,18 @@ async function openSseSubscriber(graphqlUrl: string) {
   return { received: () => received, ended };
 }
 
-const SLOW_QUERY = JSON.stringify({ query: 'query Slow { practices { name } }' });
+/** Names the step that did not happen, should a wait time out. */
+async function step<T>(name: string, wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (error) {
+    throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+const SLOW_QUERY = JSON.stringify({
+  query: 'query Slow { consultants(first: 3) { edges { node { fullName } } } }',
+});
 
 function post(graphqlUrl: string, body: string) {
   return fetch(graphqlUrl, {
@@ -147,13 +161,19 @@ describe('graceful shutdown of the process (SIGTERM)', () => {
     dispose.add(() => database.drop());
     const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '30000' });
     const subscribers = [openSubscriber(server.graphqlUrl), openSubscriber(server.graphqlUrl)];
-    await waitFor(() => subscribers.every((subscriber) => subscriber.pushes.length > 0), 15_000);
+    await step('first pushes', () =>
+      waitFor(() => subscribers.every((subscriber) => subscriber.pushes.length > 0), 30_000),
+    );
     const sse = await openSseSubscriber(server.graphqlUrl);
-    await waitFor(() => sse.received().includes('"version"'), 15_000);
+    await step('first SSE event', () =>
+      waitFor(() => sse.received().includes('"version"'), 30_000),
+    );
 
-    const lock = await lockPractices(database.url);
+    const lock = await lockConsultants(database.url);
     const inFlight = post(server.graphqlUrl, SLOW_QUERY);
-    await waitFor(async () => (await lock.waiters()) > 0, 15_000);
+    await step('request waiting on the lock', () =>
+      waitFor(async () => (await lock.waiters()) > 0, 30_000),
+    );
 
     server.child.kill('SIGTERM');
     // Subscriptions end with "going away" while the slow request is still running.
@@ -178,7 +198,7 @@ describe('graceful shutdown of the process (SIGTERM)', () => {
     expect(response.status).toBe(200);
     const body = await response.json();
     expect(body.errors).toBeUndefined();
-    expect(body.data.practices.length).toBeGreaterThan(0);
+    expect(body.data.consultants.edges).toHaveLength(3);
 
     expect(await server.exited).toBe(0);
     expect(server.output()).toMatch(/"msg":"stopped"/);
@@ -201,12 +221,14 @@ describe('graceful shutdown of the process (SIGTERM)', () => {
     const database = await createTestDatabase();
     dispose.add(() => database.drop());
     const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '1000' });
-    const lock = await lockPractices(database.url);
+    const lock = await lockConsultants(database.url);
     const inFlight = post(server.graphqlUrl, SLOW_QUERY).then(
       (response) => ({ cut: false, status: response.status }),
       () => ({ cut: true, status: 0 }),
     );
-    await waitFor(async () => (await lock.waiters()) > 0, 15_000);
+    await step('request waiting on the lock', () =>
+      waitFor(async () => (await lock.waiters()) > 0, 30_000),
+    );
 
     server.child.kill('SIGTERM');
     expect(await inFlight).toEqual({ cut: true, status: 0 });
