@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { WebSocketConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { createStatsFanOut, type StatsFanOutMetrics } from './stats-fanout.js';
 import type { Yoga } from './yoga.js';
 
 /**
@@ -29,6 +30,8 @@ export interface WebSocketEndpoint {
   readonly operations: number;
   /** Sockets closed so far, by the close code the server saw (abuse shows here: 4400, 4408, 4429…). */
   readonly closesByCode: ReadonlyMap<number, number>;
+  /** Identical statsChanged subscriptions served by one execution each (see stats-fanout.ts). */
+  readonly sharedStats: StatsFanOutMetrics;
   /**
    * Closes every socket with 1001 (going away) and stops accepting; peers
    * that do not answer the closing handshake within `graceMs` are cut.
@@ -103,13 +106,18 @@ export function attachWebSocketServer(
     }
   });
 
-  const closeIfBacklogged = (socket: WebSocket) => {
-    if (socket.readyState !== socket.OPEN) return false;
-    if (socket.bufferedAmount <= options.maxBufferedBytes) return false;
+  const closeIfBacklogged = (socket: WebSocket): void => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount <= options.maxBufferedBytes) return;
     log.warn({ bufferedBytes: socket.bufferedAmount }, 'websocket closed: client reads too slowly');
+    // Once closing, graphql-ws sends nothing more to it: the backlog stops growing here.
     socket.close(WebSocketCloseCode.TryAgainLater, 'Client reads too slowly');
-    return true;
   };
+
+  const statsFanOut = createStatsFanOut({
+    log,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+  });
 
   const disposable = useServer(
     {
@@ -158,6 +166,8 @@ export function attachWebSocketServer(
       onNext: (ctx) => {
         closeIfBacklogged(ctx.extra.socket);
       },
+      onOperation: (ctx, id, params, args, result) =>
+        statsFanOut.share(ctx.extra.socket, id, params, args, result),
     },
     wss,
     options.keepAliveMs,
@@ -175,12 +185,14 @@ export function attachWebSocketServer(
       return wss.clients.size;
     },
     closesByCode,
+    sharedStats: statsFanOut.metrics,
     get operations() {
       let running = 0;
       for (const ctx of contexts) running += Object.keys(ctx.subscriptions).length;
       return running;
     },
     async close(graceMs = 5_000) {
+      statsFanOut.stop();
       for (const socket of wss.clients) {
         socket.close(WebSocketCloseCode.GoingAway, 'Server shutting down');
       }
