@@ -94,7 +94,12 @@ export async function pageConsultants(
     direction: order.direction,
     window,
   };
-  return selectKeysetPage(db, consultants, filterConditions(filter), spec);
+  // A search walks the order index and tests each name until the page is
+  // full; by ids first, that walk reads only the index, which carries the
+  // searched columns (migration 0006).
+  return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
+    idsFirst: Boolean(filter.search?.trim()),
+  });
 }
 
 export async function countConsultants(db: Database, filter: ConsultantFilter): Promise<number> {

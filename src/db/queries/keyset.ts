@@ -1,4 +1,4 @@
-import { and, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
+import { and, eq, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { PageResult, PageWindow, SortDirection } from '../../schema/pagination.js';
 import type { Database } from '../client.js';
@@ -81,6 +81,16 @@ export function finishKeysetPage<T>(
   };
 }
 
+export interface KeysetPageOptions {
+  /**
+   * Find the page's ids first, then read their rows. For a filter that has to
+   * look at many rows to keep a few (a common search fragment), the scan can
+   * then be index-only over an index that carries the filtered columns,
+   * instead of a heap visit for every row it rejects.
+   */
+  idsFirst?: boolean;
+}
+
 /**
  * Reads one keyset page of `table` in one statement: the page rows plus, as
  * an uncorrelated sub-select PostgreSQL evaluates once, whether rows exist on
@@ -92,17 +102,33 @@ export async function selectKeysetPage<T extends PgTable, V>(
   table: T,
   filters: SQL[],
   spec: KeysetSpec<V>,
+  options: KeysetPageOptions = {},
 ): Promise<PageResult<InferSelectModel<T>>> {
   const plan = planKeyset(spec);
   const beyondStartQuery = plan.beyondStart
     ? sql<boolean>`EXISTS (SELECT 1 FROM ${table} WHERE ${and(...filters, plan.beyondStart)})`
     : sql<boolean>`false`;
-  const rows = (await db
+  const where = and(...filters, ...plan.bounds);
+  let query = db
     .select({ row: table as PgTable, beyondStart: beyondStartQuery })
     .from(table as PgTable)
-    .where(and(...filters, ...plan.bounds))
-    .orderBy(...plan.orderBy)
-    .limit(plan.fetch)) as { row: InferSelectModel<T>; beyondStart: boolean }[];
+    .$dynamic();
+  if (options.idsFirst) {
+    const pageIds = db
+      .select({ id: spec.idColumn })
+      .from(table as PgTable)
+      .where(where)
+      .orderBy(...plan.orderBy)
+      .limit(plan.fetch)
+      .as('page_ids');
+    query = query.innerJoin(pageIds, eq(spec.idColumn, pageIds.id)).orderBy(...plan.orderBy);
+  } else {
+    query = query
+      .where(where)
+      .orderBy(...plan.orderBy)
+      .limit(plan.fetch);
+  }
+  const rows = (await query) as { row: InferSelectModel<T>; beyondStart: boolean }[];
   let beyondStart = rows[0]?.beyondStart ?? false;
   if (rows.length === 0 && plan.beyondStart) {
     const [row] = await db.select({ exists: beyondStartQuery }).from(sql`(SELECT 1) AS one`);

@@ -258,6 +258,10 @@ export async function seedDemoData(pool: pg.Pool, options: SeedOptions): Promise
     await client.query('COMMIT');
 
     report('analysing');
+    // VACUUM as well for consultants: it sets the visibility map, without
+    // which a search cannot read the name index alone (migration 0006) until
+    // autovacuum gets round to a freshly loaded table.
+    await client.query('VACUUM (ANALYZE) consultants');
     await client.query(`ANALYZE ${STAFFING_TABLES}`);
     const elapsedMs = Math.round(performance.now() - started);
     report(`seeded in ${formatSeconds(elapsedMs)}`);
