@@ -95,6 +95,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
     webSocketOperations: () => webSockets?.operations ?? 0,
     webSocketCloses: () => webSockets?.closesByCode,
     stats: () => stats?.metrics,
+    statsFanOut: () => webSockets?.sharedStats,
     changes: () => changes?.status,
     pool: () => pool,
     notificationQueueUsage: async () => (pool ? readNotificationQueueUsage(pool) : undefined),

@@ -14,6 +14,8 @@ export interface MetricsSources {
   stats: () =>
     | { recomputes: number; pushes: number; subscribers: number; failures: number }
     | undefined;
+  /** graphql-ws statsChanged groups (src/server/stats-fanout.ts): each is one publisher subscriber. */
+  statsFanOut: () => { groups: number; members: number; executions: number } | undefined;
   changes: () => { activeSource: string; mode: string; reconnects: number } | undefined;
   pool: () => { totalCount: number; idleCount: number; waitingCount: number } | undefined;
   /** `pg_notification_queue_usage()`; undefined when the database cannot answer. */
@@ -99,8 +101,25 @@ export function createMetrics(sources: MetricsSources): Metrics {
   mirrored(
     'stats_subscriptions',
     'Active statsChanged subscriptions (WebSocket and SSE).',
-    () => sources.stats()?.subscribers,
+    () => {
+      const subscribers = sources.stats()?.subscribers;
+      if (subscribers === undefined) return undefined;
+      // A group of identical WebSocket subscriptions is one subscriber of the publisher.
+      const fanOut = sources.statsFanOut();
+      return fanOut ? subscribers - fanOut.groups + fanOut.members : subscribers;
+    },
     'gauge',
+  );
+  mirrored(
+    'stats_fanout_groups',
+    'Groups of identical statsChanged subscriptions over graphql-ws, each executed and serialized once per version.',
+    () => sources.statsFanOut()?.groups,
+    'gauge',
+  );
+  mirrored(
+    'stats_fanout_executions_total',
+    'statsChanged executions for groups: one per version per group, whatever its size.',
+    () => sources.statsFanOut()?.executions,
   );
   mirrored(
     'stats_recomputes_total',
