@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { createAuthenticator } from './auth/authenticator.js';
 import { resolveJwtSecret } from './auth/dev-secret.js';
+import { createMutationRateLimiter } from './auth/mutation-rate-limit.js';
 import { createWebSocketOnConnect } from './auth/ws-auth.js';
 import { type Caches, clearCaches, createCaches, invalidateTables } from './cache/index.js';
 import {
@@ -251,6 +252,10 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           tasks,
           reports,
           allowAnonymousReads: config.auth.allowAnonymousReads,
+          mutationRate: createMutationRateLimiter({
+            limit: config.auth.mutationRateLimit,
+            windowSeconds: config.auth.mutationRateWindowSeconds,
+          }),
         };
         yoga = createYogaServer({
           schema: buildSchema(),

@@ -102,6 +102,8 @@ const envSchema = z.object({
   JWKS_URL: httpUrl.optional(),
   API_KEYS: apiKeyList.optional(),
   ALLOW_ANONYMOUS_READS: booleanFromString.optional(),
+  MUTATION_RATE_LIMIT: nonNegativeInt.default(120),
+  MUTATION_RATE_WINDOW_SECONDS: positiveInt.default(60),
   TASK_RETENTION_HOURS: positiveInt.default(24),
   REPORT_CACHE_TTL_DAYS: positiveInt.default(30),
   DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
@@ -236,6 +238,9 @@ export interface AuthConfig {
   apiKeys: ApiKeyConfig[];
   /** Reads (queries, subscriptions) without a token. */
   allowAnonymousReads: boolean;
+  /** Mutations one actor may attempt per window; 0 turns the limit off. */
+  mutationRateLimit: number;
+  mutationRateWindowSeconds: number;
 }
 
 /** Thrown for a bad environment; its message is the one line the CLI prints. */
@@ -303,6 +308,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiKeys: e.API_KEYS ?? [],
       // Open reads suit the local demo only; an API in front of real data asks for a token.
       allowAnonymousReads: e.ALLOW_ANONYMOUS_READS ?? embedded,
+      mutationRateLimit: e.MUTATION_RATE_LIMIT,
+      mutationRateWindowSeconds: e.MUTATION_RATE_WINDOW_SECONDS,
     },
     tasks: { retentionMs: e.TASK_RETENTION_HOURS * 3_600_000 },
     reports: { cacheTtlMs: e.REPORT_CACHE_TTL_DAYS * 86_400_000 },

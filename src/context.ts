@@ -1,4 +1,5 @@
 import type { Authenticator } from './auth/authenticator.js';
+import type { MutationRateLimiter } from './auth/mutation-rate-limit.js';
 import type { Viewer } from './auth/viewer.js';
 import type { AuthenticatedExtra } from './auth/ws-auth.js';
 import type { Caches } from './cache/index.js';
@@ -22,6 +23,8 @@ export interface Services {
   reports: ReportService;
   /** Queries and subscriptions without a token are allowed. */
   allowAnonymousReads: boolean;
+  /** Mutations per actor per window. */
+  mutationRate: MutationRateLimiter;
 }
 
 /** What every resolver receives, on HTTP and WebSocket alike. */

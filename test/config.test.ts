@@ -107,6 +107,8 @@ describe('loadConfig', () => {
     expect(JSON.stringify(config)).not.toMatch(/sssss|abcdefghijklmnop|qrstuvwxyz/);
     expect(config.tasks.retentionMs).toBe(24 * 3_600_000);
     expect(config.reports.cacheTtlMs).toBe(30 * 86_400_000);
+    expect(config.auth).toMatchObject({ mutationRateLimit: 120, mutationRateWindowSeconds: 60 });
+    expect(loadConfig({ MUTATION_RATE_LIMIT: '0' }).auth.mutationRateLimit).toBe(0);
 
     for (const [variable, value] of [
       ['JWT_SECRET', 'too-short-secret'],
@@ -117,6 +119,8 @@ describe('loadConfig', () => {
       ['ALLOW_ANONYMOUS_READS', 'perhaps'],
       ['TASK_RETENTION_HOURS', '0'],
       ['REPORT_CACHE_TTL_DAYS', 'forever'],
+      ['MUTATION_RATE_LIMIT', '-1'],
+      ['MUTATION_RATE_WINDOW_SECONDS', '0'],
     ] as const) {
       const message = configError({ [variable]: value }).message;
       expect(message.startsWith(`${variable}: `), message).toBe(true);

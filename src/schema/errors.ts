@@ -5,6 +5,7 @@ export const ErrorCode = {
   BadUserInput: 'BAD_USER_INPUT',
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
+  RateLimited: 'RATE_LIMITED',
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   ParseFailed: 'GRAPHQL_PARSE_FAILED',
   ValidationFailed: 'GRAPHQL_VALIDATION_FAILED',
@@ -23,6 +24,17 @@ export function badUserInput(message: string, argument?: string): GraphQLError {
 export function unauthenticated(message = 'Authentication required.'): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+  });
+}
+
+/** Too many mutations from one actor (HTTP 429 when it is the whole response). */
+export function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      code: ErrorCode.RateLimited,
+      retryAfterSeconds,
+      http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } },
+    },
   });
 }
 
