@@ -33,7 +33,7 @@ export function escapeLikePattern(text: string): string {
 /** Same expression as the trigram index `consultants_search_trgm_idx`, so the index serves it. */
 const searchText = sql`(${consultants.firstName} || ' ' || ${consultants.lastName} || ' ' || ${consultants.email})`;
 
-function filterConditions(filter: ConsultantFilter): SQL[] {
+export function filterConditions(filter: ConsultantFilter): SQL[] {
   const conditions: SQL[] = [];
   if (filter.practiceIds?.length) {
     conditions.push(inArray(consultants.practiceId, [...filter.practiceIds]));
@@ -79,6 +79,21 @@ export function consultantSortValue(row: ConsultantRow, field: ConsultantOrderFi
   }
 }
 
+/** Columns of the last-name index (key and INCLUDE, migration 0006): all a filter reads. */
+export const SEARCH_WALK_COLUMNS = [
+  consultants.id,
+  consultants.lastName,
+  consultants.firstName,
+  consultants.email,
+  consultants.practiceId,
+  consultants.availability,
+];
+/**
+ * Index tuples a search reads in order before it takes the trigram index
+ * instead: ~5 ms of walking (about 1 µs a tuple, the ILIKE included).
+ */
+const SEARCH_WALK_ROWS = 5_000;
+
 /** One page of consultants, in one statement (see selectKeysetPage). */
 export async function pageConsultants(
   db: Database,
@@ -94,11 +109,14 @@ export async function pageConsultants(
     direction: order.direction,
     window,
   };
-  // A search walks the order index and tests each name until the page is
-  // full; by ids first, that walk reads only the index, which carries the
-  // searched columns (migration 0006).
+  // A search by last name walks the last-name index, which carries every
+  // column the filters read (migration 0006), so the walk is index-only.
+  const search = Boolean(filter.search?.trim());
   return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
-    idsFirst: Boolean(filter.search?.trim()),
+    boundedWalk:
+      search && order.field === 'LAST_NAME'
+        ? { columns: SEARCH_WALK_COLUMNS, rows: SEARCH_WALK_ROWS }
+        : undefined,
   });
 }
 

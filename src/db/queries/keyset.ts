@@ -1,4 +1,4 @@
-import { and, eq, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
+import { and, getTableName, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { PageResult, PageWindow, SortDirection } from '../../schema/pagination.js';
 import type { Database } from '../client.js';
@@ -83,12 +83,16 @@ export function finishKeysetPage<T>(
 
 export interface KeysetPageOptions {
   /**
-   * Find the page's ids first, then read their rows. For a filter that has to
-   * look at many rows to keep a few (a common search fragment), the scan can
-   * then be index-only over an index that carries the filtered columns,
-   * instead of a heap visit for every row it rejects.
+   * For filters that reject most rows (a name search): read the order index
+   * alone, over at most `rows` rows from the cursor, keeping `columns` (the
+   * ones the filters need, which that index carries: the walk is then
+   * index-only); when that walk does not fill the page, take the first
+   * matches by the filters' own index and a sort instead. A walk is cheap
+   * when matches are frequent, the filter's index when they are rare; which
+   * one a fragment needs depends on where its matches fall in the order,
+   * which the planner cannot estimate. Text order columns only.
    */
-  idsFirst?: boolean;
+  boundedWalk?: { columns: AnyPgColumn[]; rows: number };
 }
 
 /**
@@ -113,15 +117,12 @@ export async function selectKeysetPage<T extends PgTable, V>(
     .select({ row: table as PgTable, beyondStart: beyondStartQuery })
     .from(table as PgTable)
     .$dynamic();
-  if (options.idsFirst) {
-    const pageIds = db
-      .select({ id: spec.idColumn })
-      .from(table as PgTable)
-      .where(where)
+  if (options.boundedWalk && spec.valueType === 'text') {
+    const pageIds = boundedWalkIds(table, filters, spec, plan, options.boundedWalk);
+    query = query
+      .where(sql`${spec.idColumn} IN (${pageIds})`)
       .orderBy(...plan.orderBy)
-      .limit(plan.fetch)
-      .as('page_ids');
-    query = query.innerJoin(pageIds, eq(spec.idColumn, pageIds.id)).orderBy(...plan.orderBy);
+      .limit(plan.fetch);
   } else {
     query = query
       .where(where)
@@ -139,4 +140,47 @@ export async function selectKeysetPage<T extends PgTable, V>(
     rows.map(({ row }) => row),
     beyondStart,
   );
+}
+
+/**
+ * The ids of a page found as `boundedWalk` describes, in one statement. The
+ * walk runs over a derived table named like the table, so the filters'
+ * column references resolve to it unchanged. The fallback orders by
+ * `column || ''` (the same order) so that the planner cannot answer it by
+ * walking the order index again, and runs only when the walk came up short
+ * (a one-time filter on the walk's count).
+ */
+function boundedWalkIds<V>(
+  table: PgTable,
+  filters: SQL[],
+  spec: KeysetSpec<V>,
+  plan: KeysetPlan,
+  walk: { columns: AnyPgColumn[]; rows: number },
+): SQL {
+  const scanAscending = (spec.direction === 'ASC') !== spec.window.backward;
+  const dir = sql.raw(scanAscending ? 'ASC' : 'DESC');
+  const columns = sql.join(
+    walk.columns.map((column) => sql.identifier(column.name)),
+    sql`, `,
+  );
+  const bounds = and(...plan.bounds) ?? sql`true`;
+  const matches = and(...filters) ?? sql`true`;
+  return sql`
+    WITH walk AS MATERIALIZED (
+      SELECT ${spec.idColumn} AS id
+      FROM (
+        SELECT ${columns} FROM ${table} WHERE ${bounds}
+        ORDER BY ${sql.join(plan.orderBy, sql`, `)} LIMIT ${walk.rows}
+      ) AS ${sql.identifier(getTableName(table))}
+      WHERE ${matches}
+      ORDER BY ${sql.join(plan.orderBy, sql`, `)} LIMIT ${plan.fetch}
+    ),
+    fallback AS (
+      SELECT ${spec.idColumn} AS id FROM ${table}
+      WHERE ${matches} AND ${bounds} AND (SELECT count(*) FROM walk) < ${plan.fetch}
+      ORDER BY (${spec.orderColumn} || '') ${dir}, ${spec.idColumn} ${dir} LIMIT ${plan.fetch}
+    )
+    SELECT id FROM walk WHERE (SELECT count(*) FROM walk) >= ${plan.fetch}
+    UNION ALL
+    SELECT id FROM fallback`;
 }

@@ -73,7 +73,7 @@ export const consultants = pgTable(
     uniqueIndex('consultants_email_key').on(t.email),
     check('consultants_daily_rate_positive', sql`${t.dailyRate} > 0`),
     // Keyset pagination orders by (column, id); each order has its own index.
-    // Also INCLUDE (first_name, email) for index-only searches: migration 0006.
+    // Also INCLUDE (first_name, email, practice_id, availability) for index-only searches: migration 0006.
     index('consultants_last_name_id_idx').on(t.lastName, t.id),
     index('consultants_created_at_id_idx').on(t.createdAt, t.id),
     index('consultants_daily_rate_id_idx').on(t.dailyRate, t.id),
