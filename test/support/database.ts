@@ -21,18 +21,26 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** Runs `work` on a short-lived connection to the server's admin database. */
-export async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    connectionString: inject('testDatabaseAdminUrl'),
-    application_name: 'consultator-test-admin',
-  });
+/** Runs `work` on a short-lived connection of its own to `url`. */
+export async function withClient<T>(
+  url: string,
+  work: (client: pg.Client) => Promise<T>,
+  applicationName = 'consultator-test',
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  // A backend terminated by a cleanup's DROP DATABASE must not become an unhandled error.
+  client.on('error', () => {});
   await client.connect();
   try {
     return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** Runs `work` on a short-lived connection to the server's admin database. */
+export function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(inject('testDatabaseAdminUrl'), work, 'consultator-test-admin');
 }
 
 let created = 0;
