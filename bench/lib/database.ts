@@ -3,6 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { withDatabaseName } from '../../src/db/client.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { type SeedSummary, seedDemoData } from '../../src/db/seed/index.js';
@@ -24,12 +25,6 @@ export interface ThrowawayDatabase {
 export interface DataSize {
   consultants: number;
   missions: number;
-}
-
-function withDatabase(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
 }
 
 /** Runs `work` on a short-lived client; the client has an error listener so a dropped backend cannot crash the run. */
@@ -104,7 +99,7 @@ export async function createThrowawayDatabase(
 ): Promise<ThrowawayDatabase> {
   const name = `bench_${label}_${randomBytes(3).toString('hex')}`;
   await withClient(server.adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = withDatabase(server.adminUrl, name);
+  const url = withDatabaseName(server.adminUrl, name);
   let dropped = false;
   const drop = async () => {
     if (dropped) return;

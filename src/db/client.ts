@@ -106,6 +106,13 @@ export interface PoolOptions extends CountingClientOptions {
   idleInTransactionTimeoutMs?: number;
 }
 
+/** `url` with its database name replaced: the same server, credentials and options, another database. */
+export function withDatabaseName(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
 /**
  * Builds the shared pool. It opens no connection until the first query.
  * The timeouts are session settings sent at connection start-up, so a runaway

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { withDatabaseName } from '../../src/db/client.js';
 
 export interface TestDatabase {
   /** Connection URL of the new database. */
@@ -13,12 +14,6 @@ export interface TestDatabase {
 export interface TestDatabaseOptions {
   /** Migrated but without any row (default: the seeded demo set). */
   empty?: boolean;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
 }
 
 /** Runs `work` on a short-lived connection of its own to `url`. */
@@ -63,7 +58,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   let dropped: Promise<void> | undefined;
   return {
     name,
-    url: withDatabase(inject('testDatabaseAdminUrl'), name),
+    url: withDatabaseName(inject('testDatabaseAdminUrl'), name),
     drop() {
       dropped ??= withAdminClient(async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);

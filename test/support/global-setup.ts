@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { withDatabaseName } from '../../src/db/client.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { seedDemoData } from '../../src/db/seed/index.js';
@@ -62,12 +63,6 @@ interface Server {
   /** Describes the server in the log line, without credentials. */
   description: string;
   stop(): Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
 }
 
 function withoutPassword(url: string): string {
@@ -246,7 +241,7 @@ export default async function setup(project: TestProject) {
     await withAdmin(server.adminUrl, async (client) => {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(emptyTemplate)}`);
     });
-    await runMigrations(withDatabase(server.adminUrl, emptyTemplate));
+    await runMigrations(withDatabaseName(server.adminUrl, emptyTemplate));
     migrateMs = Date.now() - started - serverMs;
     await withAdmin(server.adminUrl, async (client) => {
       await waitUntilNoConnections(client, emptyTemplate);
@@ -257,7 +252,7 @@ export default async function setup(project: TestProject) {
     });
 
     const pool = new pg.Pool({
-      connectionString: withDatabase(server.adminUrl, template),
+      connectionString: withDatabaseName(server.adminUrl, template),
       max: 2,
       application_name: 'consultator-test-seed',
     });
