@@ -6,9 +6,13 @@ import {
   filterConditions,
   SEARCH_WALK_COLUMNS,
 } from '../src/db/queries/consultants.js';
-import { type KeysetPageOptions, selectKeysetPage } from '../src/db/queries/keyset.js';
+import {
+  type KeysetPageOptions,
+  type PageWindow,
+  type SortDirection,
+  selectKeysetPage,
+} from '../src/db/queries/keyset.js';
 import { consultants } from '../src/db/schema/index.js';
-import type { PageWindow, SortDirection } from '../src/schema/pagination.js';
 import { createTestDatabase, createTestPool } from './support/database.js';
 import { disposeAfterAll } from './support/dispose.js';
 

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Database } from '../db/client.js';
 import { consultantsByIds } from '../db/queries/consultants.js';
+import type { PageResult } from '../db/queries/keyset.js';
 import {
   type ConsultantMissionsKey,
   currentMissionsForConsultants,
@@ -23,7 +24,6 @@ import type {
   PracticeRow,
   SkillRow,
 } from '../db/schema/index.js';
-import type { PageResult } from '../schema/pagination.js';
 
 /** Puts rows back in key order (DataLoader's contract), null where a key has no row. */
 function oneForEachKey<K, T>(keys: readonly K[], rows: T[], keyOf: (row: T) => K): (T | null)[] {

@@ -1,32 +1,14 @@
+import type { KeysetPosition, PageResult, PageWindow } from '../db/queries/keyset.js';
 import { badUserInput } from './errors.js';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
-
-export type SortDirection = 'ASC' | 'DESC';
 
 export interface ConnectionArgs {
   first?: number | null;
   last?: number | null;
   after?: string | null;
   before?: string | null;
-}
-
-/** A position in a keyset order: the sort column's value, then the id that breaks ties. */
-export interface KeysetPosition<V> {
-  value: V;
-  id: number;
-}
-
-/**
- * What a page request means once validated: read `limit` rows forward
- * (`first`) or backward (`last`) from the optional bounds.
- */
-export interface PageWindow<V> {
-  limit: number;
-  backward: boolean;
-  after: KeysetPosition<V> | null;
-  before: KeysetPosition<V> | null;
 }
 
 function checkSize(name: 'first' | 'last', size: number | null | undefined): void {
@@ -111,12 +93,6 @@ export const isIsoTimestamp = (value: unknown): value is string =>
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) &&
   !Number.isNaN(Date.parse(value)) &&
   new Date(value).toISOString() === value;
-
-export interface PageResult<T> {
-  rows: T[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];

@@ -1,7 +1,7 @@
 import { and, count, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
-import type { PageResult } from '../../schema/pagination.js';
 import { type AuditLogRow, auditLogs } from '../schema/index.js';
 import type { Executor } from './executor.js';
+import type { PageResult } from './keyset.js';
 
 export interface AuditEntry {
   actor: string;

@@ -1,8 +1,13 @@
 import { and, inArray, type SQL, sql } from 'drizzle-orm';
-import type { PageResult, PageWindow, SortDirection } from '../../schema/pagination.js';
 import type { Database } from '../client.js';
 import { type ConsultantRow, consultantSkills, consultants } from '../schema/index.js';
-import { type KeysetSpec, selectKeysetPage } from './keyset.js';
+import {
+  type KeysetSpec,
+  type PageResult,
+  type PageWindow,
+  type SortDirection,
+  selectKeysetPage,
+} from './keyset.js';
 
 export type Availability = ConsultantRow['availability'];
 export type ConsultantOrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE';

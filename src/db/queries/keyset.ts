@@ -1,7 +1,32 @@
 import { and, getTableName, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
-import type { PageResult, PageWindow, SortDirection } from '../../schema/pagination.js';
 import type { Database } from '../client.js';
+
+export type SortDirection = 'ASC' | 'DESC';
+
+/** A position in a keyset order: the sort column's value, then the id that breaks ties. */
+export interface KeysetPosition<V> {
+  value: V;
+  id: number;
+}
+
+/**
+ * What a page request means once validated: read `limit` rows forward
+ * (`first`) or backward (`last`) from the optional bounds.
+ */
+export interface PageWindow<V> {
+  limit: number;
+  backward: boolean;
+  after: KeysetPosition<V> | null;
+  before: KeysetPosition<V> | null;
+}
+
+/** One page of rows in list order, and whether the list goes on either side of it. */
+export interface PageResult<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
 
 /**
  * Keyset ("seek") pagination over `(orderColumn, id)`: every page is an index

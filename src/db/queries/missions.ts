@@ -1,8 +1,12 @@
 import { and, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import type { PageResult, PageWindow, SortDirection } from '../../schema/pagination.js';
 import type { Database } from '../client.js';
 import { type MissionRow, missions } from '../schema/index.js';
-import { selectKeysetPage } from './keyset.js';
+import {
+  type PageResult,
+  type PageWindow,
+  type SortDirection,
+  selectKeysetPage,
+} from './keyset.js';
 import { mapRawRow } from './raw.js';
 
 export type MissionStatus = MissionRow['status'];

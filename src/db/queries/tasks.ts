@@ -1,10 +1,10 @@
 import { and, count, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
-import type { PageResult } from '../../schema/pagination.js';
 import { type TaskRow, type TaskStatus, tasks } from '../schema/index.js';
 import { type AuditEntry, insertAuditLog } from './audit.js';
 import type { Executor } from './executor.js';
+import type { PageResult } from './keyset.js';
 
 /**
  * First key of the session-level advisory lock a runner holds while it runs

@@ -148,6 +148,19 @@ builder.node(Consultant, {
   }),
 });
 
+// Added here rather than in the mission module, so that the dependency between
+// the two modules runs one way (consultant → mission).
+builder.objectField(Mission, 'consultant', (t) =>
+  t.field({
+    type: Consultant,
+    resolve: async (mission, _args, { loaders }) => {
+      const consultant = await loaders.consultant.load(mission.consultantId);
+      if (!consultant) throw new Error(`mission ${mission.id} refers to missing consultant`);
+      return consultant;
+    },
+  }),
+);
+
 const ConsultantFilterInput = builder.inputType('ConsultantFilter', {
   fields: (t) => ({
     practiceIds: t.globalIDList({ description: 'Consultants of any of these practices.' }),

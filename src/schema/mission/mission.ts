@@ -1,7 +1,6 @@
 import { countMissions, type MissionFilter, pageMissions } from '../../db/queries/missions.js';
 import type { MissionRow } from '../../db/schema/index.js';
 import { builder } from '../builder.js';
-import { Consultant } from '../consultant/consultant.js';
 import { badUserInput } from '../errors.js';
 import { idOfType, toDatabaseId } from '../ids.js';
 import { encodeCursor, isIsoDate, pageWindow, toConnection } from '../pagination.js';
@@ -108,13 +107,6 @@ builder.node(Mission, {
     status: t.expose('status', { type: MissionStatus }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    consultant: t.field({
-      type: Consultant,
-      resolve: async (mission, _args, { loaders }) => {
-        const consultant = await loaders.consultant.load(mission.consultantId);
-        if (!consultant) throw new Error(`mission ${mission.id} refers to missing consultant`);
-        return consultant;
-      },
-    }),
+    // Mission.consultant is added by the consultant module, which owns the Consultant type.
   }),
 });
