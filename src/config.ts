@@ -76,58 +76,304 @@ const httpUrl = z.string().refine(
   { message: 'must be an http:// or https:// URL' },
 );
 
-/** Variables whose value must never appear in an error line. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'API_KEYS']);
+/**
+ * A setting, declared once: its variable name (the key in {@link settings}),
+ * its schema (type, bounds and default), and what it means. `loadConfig`
+ * parses the environment with these schemas, and docs/configuration.md is
+ * generated from them (`npm run docs:config`; a test fails when it is stale).
+ */
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  group: SettingGroup;
+  schema: S;
+  description: string;
+  /**
+   * The default as the reference shows it, when it depends on other settings
+   * (the schema then has none and `loadConfig` decides).
+   */
+  defaultText?: string;
+  /** How the reference names the accepted values when the schema alone says too little. */
+  typeText?: string;
+  /** How a rejected value is shown in the error line; `null` never shows it. */
+  shown?: ((value: string) => string | undefined) | null;
+}
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PORT: port.default(4000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: postgresUrl.optional(),
-  DATABASE_POOL_MAX: positiveInt.default(10),
-  EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
-  EMBEDDED_PG_PORT: port.default(0),
-  SEED_ON_FIRST_START: booleanFromString.optional(),
-  GRAPHIQL: booleanFromString.optional(),
-  DASHBOARD: booleanFromString.optional(),
-  CHANGE_DETECTION: z.enum(['notify', 'poll', 'auto']).default('auto'),
-  POLL_INTERVAL_MS: positiveInt.default(1000),
-  LISTENER_HEARTBEAT_MS: positiveInt.default(10_000),
-  LISTENER_MAX_BACKOFF_MS: positiveInt.default(10_000),
-  STATS_COALESCE_MS: nonNegativeInt.max(1000, 'must be at most 1000').default(100),
-  CACHE_TTL_MS: positiveInt.default(60_000),
-  CACHE_MAX_ENTRIES: positiveInt.default(5_000),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  JWKS_URL: httpUrl.optional(),
-  API_KEYS: apiKeyList.optional(),
-  ALLOW_ANONYMOUS_READS: booleanFromString.optional(),
-  MUTATION_RATE_LIMIT: nonNegativeInt.default(120),
-  MUTATION_RATE_WINDOW_SECONDS: positiveInt.default(60),
-  TASK_RETENTION_HOURS: positiveInt.default(24),
-  REPORT_CACHE_TTL_DAYS: positiveInt.default(30),
-  DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
-  DATABASE_STATEMENT_TIMEOUT_MS: nonNegativeInt.default(30_000),
-  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: nonNegativeInt.default(60_000),
-  SLOW_QUERY_MS: nonNegativeInt.default(500),
-  SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
-  QUERY_MAX_DEPTH: positiveInt.default(12),
-  QUERY_MAX_ALIASES: nonNegativeInt.default(15),
-  QUERY_MAX_TOKENS: positiveInt.default(2_000),
-  QUERY_MAX_DIRECTIVES: nonNegativeInt.default(20),
-  QUERY_MAX_COST: positiveInt.default(100_000),
-  INTROSPECTION: booleanFromString.optional(),
-  FIELD_SUGGESTIONS: booleanFromString.optional(),
-  REQUEST_BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
-  BATCHING_LIMIT: nonNegativeInt.default(0),
-  CSRF_PREVENTION: booleanFromString.default(true),
-  WS_CONNECTION_INIT_TIMEOUT_MS: positiveInt.default(3_000),
-  WS_KEEPALIVE_MS: nonNegativeInt.default(12_000),
-  WS_MAX_PAYLOAD_BYTES: positiveInt.default(1_048_576),
-  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt.default(50),
-  WS_MAX_SOCKETS_PER_ADDRESS: positiveInt.default(20_000),
-  WS_MAX_BUFFERED_BYTES: positiveInt.default(4_194_304),
-});
+/** Sections of the configuration reference, in the order it lists them. */
+export const settingGroups = {
+  server: 'Server',
+  database: 'Database',
+  live: 'Live statistics and caches',
+  auth: 'Authentication and writes',
+  limits: 'Query limits',
+  webSocket: 'WebSocket',
+  work: 'Background work',
+} as const;
+export type SettingGroup = keyof typeof settingGroups;
+
+const EMBEDDED_OR_NOT = '`true` embedded, `false` with `DATABASE_URL`';
+const UNLESS_PRODUCTION = '`true` unless `NODE_ENV=production`';
+
+/** Every environment variable the server reads. Add a setting here, then run `npm run docs:config`. */
+export const settings = {
+  NODE_ENV: {
+    group: 'server',
+    schema: z.enum(['development', 'production', 'test']).default('development'),
+    description: '`production` hides GraphiQL, introspection and field suggestions by default',
+  },
+  HOST: {
+    group: 'server',
+    schema: z.string().min(1).default('0.0.0.0'),
+    description: 'interface to listen on',
+  },
+  PORT: {
+    group: 'server',
+    schema: port.default(4000),
+    description: 'HTTP and WebSocket port (`0` picks a free one)',
+  },
+  LOG_LEVEL: {
+    group: 'server',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    description: 'least severe level logged',
+  },
+  GRAPHIQL: {
+    group: 'server',
+    schema: booleanFromString.optional(),
+    defaultText: UNLESS_PRODUCTION,
+    description: 'serve GraphiQL on `/graphql`',
+  },
+  DASHBOARD: {
+    group: 'server',
+    schema: booleanFromString.optional(),
+    defaultText: EMBEDDED_OR_NOT,
+    description: 'serve the live dashboard page on `/dashboard`',
+  },
+  SHUTDOWN_GRACE_MS: {
+    group: 'server',
+    schema: positiveInt.default(10_000),
+    description: 'how long shutdown lets in-flight requests finish',
+  },
+  DATABASE_URL: {
+    group: 'database',
+    schema: postgresUrl.optional(),
+    typeText: '`postgres://…` URL',
+    shown: redactUrl,
+    description: 'external PostgreSQL; unset starts the embedded one',
+  },
+  DATABASE_POOL_MAX: {
+    group: 'database',
+    schema: positiveInt.default(10),
+    description: 'connections in the pool',
+  },
+  DATABASE_CONNECT_TIMEOUT_MS: {
+    group: 'database',
+    schema: positiveInt.default(10_000),
+    description: 'how long a request waits for a pool connection',
+  },
+  DATABASE_STATEMENT_TIMEOUT_MS: {
+    group: 'database',
+    schema: nonNegativeInt.default(30_000),
+    description: '`statement_timeout` of pooled sessions (`0`: none)',
+  },
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: {
+    group: 'database',
+    schema: nonNegativeInt.default(60_000),
+    description: '`idle_in_transaction_session_timeout` of pooled sessions (`0`: none)',
+  },
+  SLOW_QUERY_MS: {
+    group: 'database',
+    schema: nonNegativeInt.default(500),
+    description: 'statements slower than this are logged at `warn` (`0`: off)',
+  },
+  EMBEDDED_PG_DIR: {
+    group: 'database',
+    schema: z.string().min(1).default('.data/postgres'),
+    description: 'data folder of the embedded PostgreSQL',
+  },
+  EMBEDDED_PG_PORT: {
+    group: 'database',
+    schema: port.default(0),
+    description: 'port of the embedded PostgreSQL (`0` picks a free one)',
+  },
+  SEED_ON_FIRST_START: {
+    group: 'database',
+    schema: booleanFromString.optional(),
+    defaultText: EMBEDDED_OR_NOT,
+    description: 'load the demo data set into an empty database at start',
+  },
+  CHANGE_DETECTION: {
+    group: 'live',
+    schema: z.enum(['notify', 'poll', 'auto']).default('auto'),
+    description: 'how changes are seen (see [live statistics](live-stats.md))',
+  },
+  POLL_INTERVAL_MS: {
+    group: 'live',
+    schema: positiveInt.default(1000),
+    description: "poll period in `poll` mode and `auto`'s fallback",
+  },
+  LISTENER_HEARTBEAT_MS: {
+    group: 'live',
+    schema: positiveInt.default(10_000),
+    description: 'TCP keep-alive probe delay of the LISTEN connection',
+  },
+  LISTENER_MAX_BACKOFF_MS: {
+    group: 'live',
+    schema: positiveInt.default(10_000),
+    description: "cap of the listener's reconnect backoff",
+  },
+  STATS_COALESCE_MS: {
+    group: 'live',
+    schema: nonNegativeInt.max(1000, 'must be at most 1000').default(100),
+    description:
+      'at most one stats recompute per this many ms: a write after a quiet period is pushed at once; a burst is folded into one recompute per window',
+  },
+  CACHE_TTL_MS: {
+    group: 'live',
+    schema: positiveInt.default(60_000),
+    description: 'safety-net TTL of the cross-request caches',
+  },
+  CACHE_MAX_ENTRIES: {
+    group: 'live',
+    schema: positiveInt.default(5_000),
+    description: 'entries per cache',
+  },
+  JWT_SECRET: {
+    group: 'auth',
+    schema: z.string().min(32, 'must be at least 32 characters').optional(),
+    defaultText: '_(unset; embedded demo: generated)_',
+    shown: null,
+    description: 'HS256 secret of bearer JWTs; never logged',
+  },
+  JWKS_URL: {
+    group: 'auth',
+    schema: httpUrl.optional(),
+    typeText: '`http(s)://…` URL',
+    description: 'JWKS of an identity provider whose JWTs (`sub`, `role`) are accepted',
+  },
+  API_KEYS: {
+    group: 'auth',
+    schema: apiKeyList.optional(),
+    typeText: '`name:role:key,…`',
+    shown: null,
+    description: 'static keys (role `viewer` or `admin`, keys of 16+ characters); never logged',
+  },
+  ALLOW_ANONYMOUS_READS: {
+    group: 'auth',
+    schema: booleanFromString.optional(),
+    defaultText: EMBEDDED_OR_NOT,
+    description: 'queries and subscriptions without a credential',
+  },
+  MUTATION_RATE_LIMIT: {
+    group: 'auth',
+    schema: nonNegativeInt.default(120),
+    description:
+      'mutations one actor may attempt per window, counted per instance (`0`: no limit); past it `RATE_LIMITED` with `retryAfterSeconds`, audited as refused',
+  },
+  MUTATION_RATE_WINDOW_SECONDS: {
+    group: 'auth',
+    schema: positiveInt.default(60),
+    description: 'the window of `MUTATION_RATE_LIMIT`',
+  },
+  QUERY_MAX_DEPTH: {
+    group: 'limits',
+    schema: positiveInt.default(12),
+    description: 'deepest selection (see [operations](operations.md))',
+  },
+  QUERY_MAX_ALIASES: {
+    group: 'limits',
+    schema: nonNegativeInt.default(15),
+    description: 'aliases per operation',
+  },
+  QUERY_MAX_TOKENS: {
+    group: 'limits',
+    schema: positiveInt.default(2_000),
+    description: 'tokens per document',
+  },
+  QUERY_MAX_DIRECTIVES: {
+    group: 'limits',
+    schema: nonNegativeInt.default(20),
+    description: 'directives per operation',
+  },
+  QUERY_MAX_COST: {
+    group: 'limits',
+    schema: positiveInt.default(100_000),
+    description: 'estimated resolved fields, lists priced by `first`/`last`',
+  },
+  INTROSPECTION: {
+    group: 'limits',
+    schema: booleanFromString.optional(),
+    defaultText: UNLESS_PRODUCTION,
+    description: 'allow `__schema`/`__type`',
+  },
+  FIELD_SUGGESTIONS: {
+    group: 'limits',
+    schema: booleanFromString.optional(),
+    defaultText: UNLESS_PRODUCTION,
+    description: 'keep "Did you mean …?" in validation errors',
+  },
+  REQUEST_BODY_LIMIT_BYTES: {
+    group: 'limits',
+    schema: positiveInt.default(1_048_576),
+    description: 'larger bodies get 413',
+  },
+  BATCHING_LIMIT: {
+    group: 'limits',
+    schema: nonNegativeInt.default(0),
+    description: 'operations per batched HTTP request (`0`: batching off)',
+  },
+  CSRF_PREVENTION: {
+    group: 'limits',
+    schema: booleanFromString.default(true),
+    description: 'require `x-graphql-csrf` on requests browsers send without preflight',
+  },
+  WS_CONNECTION_INIT_TIMEOUT_MS: {
+    group: 'webSocket',
+    schema: positiveInt.default(3_000),
+    description: 'time a socket has to send `connection_init`',
+  },
+  WS_KEEPALIVE_MS: {
+    group: 'webSocket',
+    schema: nonNegativeInt.default(12_000),
+    description: 'ping period; no pong within it terminates the socket (`0`: off)',
+  },
+  WS_MAX_PAYLOAD_BYTES: {
+    group: 'webSocket',
+    schema: positiveInt.default(1_048_576),
+    description: 'largest WebSocket frame accepted',
+  },
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: {
+    group: 'webSocket',
+    schema: positiveInt.default(50),
+    description: 'operations running at once on one socket',
+  },
+  WS_MAX_SOCKETS_PER_ADDRESS: {
+    group: 'webSocket',
+    schema: positiveInt.default(20_000),
+    description:
+      'open sockets per client address (the benchmark opens 10,000 from one address; lower it for a server facing clients directly)',
+  },
+  WS_MAX_BUFFERED_BYTES: {
+    group: 'webSocket',
+    schema: positiveInt.default(4_194_304),
+    description: 'unsent data a socket may hold before it is closed (1013)',
+  },
+  TASK_RETENTION_HOURS: {
+    group: 'work',
+    schema: positiveInt.default(24),
+    description: 'finished background tasks are deleted after this long',
+  },
+  REPORT_CACHE_TTL_DAYS: {
+    group: 'work',
+    schema: positiveInt.default(30),
+    description: 'cached reports are recomputed after this long even if nothing changed',
+  },
+} satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof settings;
+
+const envSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([name, setting]) => [name, setting.schema])) as {
+    [K in SettingName]: (typeof settings)[K]['schema'];
+  },
+);
 
 export type ChangeDetectionMode = 'notify' | 'poll' | 'auto';
 
@@ -263,11 +509,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const received = cleaned[variable];
-    const shown = SECRET_VARIABLES.has(variable)
-      ? undefined
-      : variable === 'DATABASE_URL'
-        ? redactUrl(received)
-        : received;
+    const setting: Setting | undefined = (settings as Record<string, Setting>)[variable];
+    const shown =
+      received === undefined || setting?.shown === null
+        ? undefined
+        : (setting?.shown ?? String)(received);
     throw new ConfigError(
       `${variable}: ${issue?.message ?? 'invalid value'}${shown === undefined ? '' : ` (got ${JSON.stringify(shown)})`}`,
     );
