@@ -9,24 +9,17 @@ import {
   type ChangeEvent,
   createChangeDetector,
 } from './changes/change-detector.js';
-import { createStatsPublisher, type StatsPublisher } from './changes/stats-publisher.js';
 import { type Config, redactUrl } from './config.js';
 import type { Services } from './context.js';
 import { createDatabase, createPool, SqlStatementCounter } from './db/client.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { isDatabaseReachable, readNotificationQueueUsage } from './db/queries/health.js';
-import {
-  computeDashboardStatsFromScratch,
-  type DashboardStatsSnapshot,
-  readDashboardStats,
-} from './db/queries/stats.js';
 import { DEFAULT_SEED_OPTIONS, isDatabaseEmpty, seedDemoData } from './db/seed/index.js';
 import type { Logger } from './logger.js';
 import { createReportService, type ReportService } from './reports/report-service.js';
 import { useReportCsv } from './reports/use-report-csv.js';
 import { buildSchema } from './schema/index.js';
-import { TOP_SKILLS_COMPUTED } from './schema/stats/stats.js';
 import { createHttpServer, type HttpServer } from './server/http.js';
 import { createMetrics, type Metrics } from './server/metrics.js';
 import { useDashboard } from './server/plugins/use-dashboard.js';
@@ -37,6 +30,9 @@ import {
 import { useRequestLog } from './server/plugins/use-request-log.js';
 import { attachWebSocketServer, type WebSocketEndpoint } from './server/ws.js';
 import { createYogaServer, type Yoga } from './server/yoga.js';
+import { createStatsComputer } from './stats/computer.js';
+import { createStatsPublisher, type StatsPublisher } from './stats/publisher.js';
+import type { DashboardStatsSnapshot } from './stats/snapshot.js';
 import { createTaskRunner, type TaskRunner } from './tasks/task-runner.js';
 
 export interface AppDependencies {
@@ -139,31 +135,6 @@ export function buildApp(config: Config, deps: AppDependencies): App {
     log.info({ ...summary }, 'demo data loaded');
   }
 
-  /**
-   * With the triggers installed, aggregates are read from the incrementally
-   * maintained summary (constant cost) and versioned by the database, so
-   * every instance agrees. Without them (a role that cannot create triggers,
-   * polling), they are computed from the base tables and versioned locally.
-   */
-  function createStatsComputer(connectionPool: pg.Pool) {
-    let localVersion = 0n;
-    let lastFingerprint = '';
-    return async (): Promise<DashboardStatsSnapshot> => {
-      if (changes?.status.triggersInstalled !== false) {
-        return readDashboardStats(connectionPool, { topSkills: TOP_SKILLS_COMPUTED });
-      }
-      const snapshot = await computeDashboardStatsFromScratch(connectionPool, {
-        topSkills: TOP_SKILLS_COMPUTED,
-      });
-      const fingerprint = JSON.stringify({ ...snapshot, computedAt: null, version: null });
-      if (fingerprint !== lastFingerprint) {
-        lastFingerprint = fingerprint;
-        localVersion += 1n;
-      }
-      return { ...snapshot, version: localVersion.toString() };
-    };
-  }
-
   function onChange(event: ChangeEvent): void {
     if (event.reason === 'resync') {
       // Notifications may have been missed: nothing cached can be trusted.
@@ -215,7 +186,10 @@ export function buildApp(config: Config, deps: AppDependencies): App {
         const db = createDatabase(pool);
         await seedIfEmpty(pool);
         stats = createStatsPublisher<DashboardStatsSnapshot>({
-          compute: createStatsComputer(pool),
+          compute: createStatsComputer({
+            pool,
+            triggersInstalled: () => changes?.status.triggersInstalled ?? null,
+          }),
           cache: caches.stats,
           coalesceMs: config.stats.coalesceMs,
           log,

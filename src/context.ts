@@ -3,13 +3,13 @@ import type { MutationRateLimiter } from './auth/mutation-rate-limit.js';
 import type { Viewer } from './auth/viewer.js';
 import type { AuthenticatedExtra } from './auth/ws-auth.js';
 import type { Caches } from './cache/index.js';
-import type { StatsPublisher } from './changes/stats-publisher.js';
 import type { Database } from './db/client.js';
-import type { DashboardStatsSnapshot } from './db/queries/stats.js';
 import { createLoaders, type Loaders } from './loaders/index.js';
 import type { Logger } from './logger.js';
 import type { ReportService } from './reports/report-service.js';
 import { unauthenticated } from './schema/errors.js';
+import type { StatsPublisher } from './stats/publisher.js';
+import type { DashboardStatsSnapshot } from './stats/snapshot.js';
 import type { TaskRunner } from './tasks/task-runner.js';
 
 /** Long-lived services the composition root hands to every request. */

@@ -8,11 +8,10 @@ import {
   type ChangeEvent,
   createChangeDetector,
 } from '../src/changes/change-detector.js';
-import { CHANGE_TABLES, CHANGES_CHANNEL } from '../src/changes/events.js';
 import { backoffDelay, createNotifyListener } from '../src/changes/listener.js';
 import { createChangePoller } from '../src/changes/poller.js';
+import { CHANGE_TABLES, CHANGES_CHANNEL, checkChangeTriggers } from '../src/db/change-contract.js';
 import { createPool, SqlStatementCounter } from '../src/db/client.js';
-import { checkChangeTriggers } from '../src/db/queries/stats.js';
 import type { Logger } from '../src/logger.js';
 import {
   createTestDatabase,
@@ -299,7 +298,7 @@ describe('change detection (triggers installed)', () => {
       await sql.query(`NOTIFY ${CHANGES_CHANNEL}, 'documents'`);
       await waitFor(() => h.eventsFor('documents', 'notify').length === 1);
       expect(h.eventsFor('missions', 'notify')).toHaveLength(2);
-      // A payload outside the contract: assume anything changed (src/changes/events.ts).
+      // A payload outside the contract: assume anything changed (src/db/change-contract.ts).
       await sql.query(`NOTIFY ${CHANGES_CHANNEL}, 'no_such_table'`);
       await waitFor(() => h.events.at(-1)?.tables.size === CHANGE_TABLES.length);
       expect(h.events.at(-1)?.reason).toBe('notify');

@@ -2,7 +2,7 @@ import { type Client, createClient } from 'graphql-ws';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { computeDashboardStatsFromScratch } from '../src/db/queries/stats.js';
+import { computeDashboardStatsFromScratch } from '../src/stats/snapshot.js';
 import { createTestDatabase, createTestPool } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';

@@ -8,19 +8,20 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHANGES_CHANNEL, parseChangePayload } from '../src/changes/events.js';
-import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
+import { readChangeChecksum } from '../src/changes/checksum.js';
 import {
+  CHANGES_CHANNEL,
   checkChangeTriggers,
+  parseChangePayload,
+} from '../src/db/change-contract.js';
+import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
+import { foldStatsDeltas, readDashboardStats } from '../src/stats/fold.js';
+import { rebuildStatsSummary, verifyStatsSummary } from '../src/stats/maintenance.js';
+import {
   computeDashboardStatsFromScratch,
   type DashboardStatsSnapshot,
-  foldStatsDeltas,
-  readChangeChecksum,
-  readDashboardStats,
   readStatsVersion,
-  rebuildStatsSummary,
-  verifyStatsSummary,
-} from '../src/db/queries/stats.js';
+} from '../src/stats/snapshot.js';
 import { createTestPool } from './support/database.js';
 
 // --- Local database helper -------------------------------------------------

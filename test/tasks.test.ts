@@ -12,7 +12,7 @@ import { startTestServer, type TestServer } from './support/server.js';
 const dispose = disposeAfterEach();
 afterEach(() => dispose.run());
 
-/** The key rebuildStatsSummary locks (src/db/queries/stats.ts): holding it keeps a rebuild waiting. */
+/** The key rebuildStatsSummary locks (src/stats/fold.ts): holding it keeps a rebuild waiting. */
 const STATS_LOCK_KEY = 7_312_004_212;
 const TASK_LOCK_CLASS = 7_312_010;
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { createPool, SqlStatementCounter } from '../../src/db/client.js';
-import { readDashboardStats } from '../../src/db/queries/stats.js';
-import { TOP_SKILLS_COMPUTED } from '../../src/schema/stats/stats.js';
+import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
+import { readDashboardStats } from '../../src/stats/fold.js';
 import {
   createLatencyHistogram,
   epochMs,

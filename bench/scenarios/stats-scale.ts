@@ -1,9 +1,7 @@
 import pg from 'pg';
-import {
-  computeDashboardStatsFromScratch,
-  readDashboardStats,
-} from '../../src/db/queries/stats.js';
-import { TOP_SKILLS_COMPUTED } from '../../src/schema/stats/stats.js';
+import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
+import { readDashboardStats } from '../../src/stats/fold.js';
+import { computeDashboardStatsFromScratch } from '../../src/stats/snapshot.js';
 import { type DataSize, formatSize } from '../lib/database.js';
 import {
   createLatencyHistogram,

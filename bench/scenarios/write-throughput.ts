@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { CHANGE_TABLES } from '../../src/changes/events.js';
-import { verifyStatsSummary } from '../../src/db/queries/stats.js';
+import { CHANGE_TABLES } from '../../src/db/change-contract.js';
+import { verifyStatsSummary } from '../../src/stats/maintenance.js';
 import {
   type BenchServer,
   createThrowawayDatabase,

@@ -1,7 +1,7 @@
-import type { ChangeTable } from '../changes/events.js';
+import type { ChangeTable } from '../db/change-contract.js';
 import type { PageResult } from '../db/queries/keyset.js';
-import type { DashboardStatsSnapshot } from '../db/queries/stats.js';
 import type { ConsultantRow, PracticeRow, SkillRow } from '../db/schema/index.js';
+import type { DashboardStatsSnapshot } from '../stats/snapshot.js';
 import { type CacheCounters, TaggedCache } from './tagged-cache.js';
 
 export interface CacheSettings {

@@ -1,9 +1,14 @@
 import type pg from 'pg';
 import type { ChangeDetectionMode } from '../config.js';
+import {
+  CHANGE_TABLES,
+  CHANGES_CHANNEL,
+  type ChangeTable,
+  checkChangeTriggers,
+  parseChangePayload,
+} from '../db/change-contract.js';
 import type { SqlStatementCounter } from '../db/client.js';
-import { checkChangeTriggers } from '../db/queries/stats.js';
 import type { Logger } from '../logger.js';
-import { CHANGE_TABLES, CHANGES_CHANNEL, type ChangeTable, parseChangePayload } from './events.js';
 import { createNotifyListener, type NotifyListener } from './listener.js';
 import { type ChangePoller, createChangePoller } from './poller.js';
 
@@ -166,7 +171,7 @@ export function createChangeDetector(options: ChangeDetectorOptions): ChangeDete
       emit(new Set([table]), 'notify');
       return;
     }
-    // Outside the contract (src/changes/events.ts): a newer schema's table or
+    // Outside the contract (src/db/change-contract.ts): a newer schema's table or
     // a hand-written NOTIFY. The contract says to assume anything changed.
     log.debug({ payload: payload.slice(0, 100) }, 'change detection: unknown payload, resyncing');
     emit(ALL_TABLES, 'notify');

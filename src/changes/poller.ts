@@ -1,6 +1,7 @@
-import { readChangeChecksum, type StatsClient } from '../db/queries/stats.js';
+import { CHANGE_TABLES, type ChangeTable } from '../db/change-contract.js';
 import type { Logger } from '../logger.js';
-import { CHANGE_TABLES, type ChangeTable } from './events.js';
+import type { StatsClient } from '../stats/connection.js';
+import { readChangeChecksum } from './checksum.js';
 
 /**
  * The `poll` side of change detection, for databases where the NOTIFY

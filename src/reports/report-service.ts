@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChangeTable } from '../changes/events.js';
+import type { ChangeTable } from '../db/change-contract.js';
 import type { Database } from '../db/client.js';
 import {
   computeUtilization,

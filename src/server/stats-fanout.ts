@@ -8,10 +8,10 @@ import {
 } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import type { WebSocket } from 'ws';
-import { LatestValueChannel } from '../changes/latest-value-channel.js';
 import type { Context } from '../context.js';
 import type { Logger } from '../logger.js';
 import { EVERY_VERSION_ROOT } from '../schema/stats/stats.js';
+import { LatestValueChannel } from '../stats/latest-value-channel.js';
 
 const SHARED_FIELD = 'statsChanged';
 

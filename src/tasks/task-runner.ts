@@ -2,7 +2,6 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { createPubSub } from 'graphql-yoga';
 import type pg from 'pg';
 import type { Database } from '../db/client.js';
-import { rebuildStatsSummary, verifyStatsSummary } from '../db/queries/stats.js';
 import {
   deleteFinishedTasks,
   failOrphanedTasks,
@@ -13,6 +12,7 @@ import {
 } from '../db/queries/tasks.js';
 import type { TaskRow } from '../db/schema/index.js';
 import type { Logger } from '../logger.js';
+import { rebuildStatsSummary, verifyStatsSummary } from '../stats/maintenance.js';
 
 export const REBUILD_STATS = 'REBUILD_STATS';
 export const INTERRUPTED_AT_START = 'interrupted: the server running it stopped before it finished';

@@ -18,7 +18,7 @@ import { availabilityEnum, missionStatusEnum } from './staffing.js';
  * migration) append grouped deltas to `stats_deltas`; they never UPDATE a
  * shared row, so concurrent writers do not queue on one row lock until
  * commit. The API folds the deltas into the `stats_*_groups` summary tables
- * (`foldStatsDeltas` in src/db/queries/stats.ts) under an advisory lock, so
+ * (`foldStatsDeltas` in src/stats/fold.ts) under an advisory lock, so
  * only folders ever update summary rows, one at a time.
  */
 

@@ -1,4 +1,4 @@
-import type { ChangeTable } from '../../changes/events.js';
+import type { ChangeTable } from '../../db/change-contract.js';
 import {
   type ConsultantFilter,
   type ConsultantOrderField,

@@ -1,10 +1,9 @@
-import type { DashboardStatsSnapshot, PracticeStats, SkillStats } from '../../db/queries/stats.js';
 import { createLoaders } from '../../loaders/index.js';
+import { TOP_SKILLS_COMPUTED } from '../../stats/computer.js';
+import type { DashboardStatsSnapshot, PracticeStats, SkillStats } from '../../stats/snapshot.js';
 import { builder } from '../builder.js';
 import { badUserInput } from '../errors.js';
 
-/** How many top skills the shared snapshot holds; fields slice it per client. */
-export const TOP_SKILLS_COMPUTED = 50;
 const DEFAULT_TOP_SKILLS = 10;
 const MAX_MIN_INTERVAL_MS = 60 * 60 * 1000;
 

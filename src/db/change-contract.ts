@@ -1,7 +1,11 @@
+import type pg from 'pg';
+
 /**
  * The change-notification contract between the database (triggers of
  * migration `drizzle/0003_stats_triggers.sql`, and the folds of
- * `src/db/queries/stats.ts`) and every listener.
+ * `src/stats/fold.ts`) and every listener. It lives next to the database
+ * because the SQL defines it; change detection (src/changes/) and the stats
+ * slice (src/stats/) both build on it.
  *
  * **Channel:** {@link CHANGES_CHANNEL}.
  *
@@ -61,4 +65,37 @@ const changeTables: ReadonlySet<string> = new Set(CHANGE_TABLES);
  */
 export function parseChangePayload(payload: string): ChangeTable | null {
   return changeTables.has(payload) ? (payload as ChangeTable) : null;
+}
+
+/** Anything node-postgres can run a statement on. */
+export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+
+/** Trigger names created by drizzle/0003_stats_triggers.sql, per table. */
+const CHANGE_TRIGGER_EVENTS = ['ins', 'upd', 'del', 'trunc'] as const;
+
+export const CHANGE_TRIGGER_NAMES: readonly string[] = CHANGE_TABLES.flatMap((table) =>
+  CHANGE_TRIGGER_EVENTS.map((event) => `${table}_changes_${event}`),
+);
+
+/**
+ * Which change triggers are missing or disabled. `notify` change detection
+ * and the incremental statistics (src/stats/) depend on all of them; `auto` mode can fall
+ * back to polling when this is not empty.
+ */
+export async function checkChangeTriggers(
+  client: Queryable,
+): Promise<{ ok: boolean; missing: string[] }> {
+  const result = await client.query<{ name: string }>(
+    `SELECT t.name
+     FROM unnest($1::text[]) AS t(name)
+     WHERE NOT EXISTS (
+       SELECT 1 FROM pg_trigger tg
+       WHERE tg.tgname = t.name
+         AND tg.tgrelid = to_regclass(split_part(t.name, '_changes_', 1))
+         AND tg.tgenabled <> 'D')
+     ORDER BY t.name`,
+    [CHANGE_TRIGGER_NAMES],
+  );
+  const missing = result.rows.map((row) => row.name);
+  return { ok: missing.length === 0, missing };
 }

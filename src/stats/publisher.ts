@@ -1,6 +1,5 @@
-import type { TaggedCache } from '../cache/tagged-cache.js';
+import type { ChangeTable } from '../db/change-contract.js';
 import type { Logger } from '../logger.js';
-import type { ChangeTable } from './events.js';
 import { LatestValueChannel } from './latest-value-channel.js';
 
 /** Tables whose writes can move a dashboard aggregate (documents cannot). */
@@ -17,6 +16,14 @@ export interface VersionedSnapshot {
   version: string;
 }
 
+/**
+ * Where the current snapshot lives between changes (the `stats` cache of
+ * src/cache/ fits): entries are dropped by table tags on change.
+ */
+export interface SnapshotCache<S> {
+  getOrLoad(key: string, tags: readonly string[], load: () => Promise<S>): Promise<S>;
+}
+
 export interface StatsPublisherOptions<S extends VersionedSnapshot> {
   /** Reads the aggregates; called at most once per coalescing window. */
   compute: () => Promise<S>;
@@ -24,7 +31,7 @@ export interface StatsPublisherOptions<S extends VersionedSnapshot> {
    * Where the current snapshot lives between changes: entries are dropped by
    * table tags on change, so queries and the push path share one recompute.
    */
-  cache: TaggedCache<S>;
+  cache: SnapshotCache<S>;
   /**
    * Minimum spacing between recomputes. A change after a quiet period is
    * recomputed at once (lowest latency); changes arriving within the window
