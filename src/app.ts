@@ -85,18 +85,21 @@ export function buildApp(config: Config, deps: AppDependencies): App {
   let tasks: TaskRunner | undefined;
   let reports: ReportService | undefined;
   const caches = createCaches(config.cache);
-  const metrics = createMetrics({
-    caches,
-    sqlStatements: () => sqlCounter.total,
-    webSocketCount: () => webSockets?.sockets ?? 0,
-    webSocketOperations: () => webSockets?.operations ?? 0,
-    webSocketCloses: () => webSockets?.closesByCode,
-    stats: () => stats?.metrics,
-    statsFanOut: () => webSockets?.sharedStats,
-    changes: () => changes?.status,
-    pool: () => pool,
-    notificationQueueUsage: async () => (pool ? readNotificationQueueUsage(pool) : undefined),
-  });
+  const metrics = createMetrics(
+    {
+      caches,
+      sqlStatements: () => sqlCounter.total,
+      webSocketCount: () => webSockets?.sockets ?? 0,
+      webSocketOperations: () => webSockets?.operations ?? 0,
+      webSocketCloses: () => webSockets?.closesByCode,
+      stats: () => stats?.metrics,
+      statsFanOut: () => webSockets?.sharedStats,
+      changes: () => changes?.status,
+      pool: () => pool,
+      notificationQueueUsage: async () => (pool ? readNotificationQueueUsage(pool) : undefined),
+    },
+    config.metrics,
+  );
 
   async function readiness(): Promise<Readiness> {
     const changeDetection = changes?.status.activeSource ?? 'none';
@@ -239,7 +242,11 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           plugins: [
             useRequestLog(log),
             metrics.plugin,
-            useOperationsEndpoints({ registry: metrics.registry, readiness }),
+            useOperationsEndpoints({
+              registry: metrics.registry,
+              readiness,
+              metricsAccess: config.metrics,
+            }),
             useReportCsv(services),
             ...(config.http.dashboard ? [useDashboard({ log })] : []),
           ],

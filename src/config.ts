@@ -355,6 +355,26 @@ export const settings = {
     schema: positiveInt.default(4_194_304),
     description: 'unsent data a socket may hold before it is closed (1013)',
   },
+  METRICS_TOKEN: {
+    group: 'server',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    defaultText: '_(unset)_',
+    shown: null,
+    description:
+      'when set, `/metrics` answers only `Authorization: Bearer <token>` (16+ characters; never logged); others get 401',
+  },
+  METRICS_PUBLIC: {
+    group: 'server',
+    schema: booleanFromString.optional(),
+    defaultText: UNLESS_PRODUCTION,
+    description: 'without `METRICS_TOKEN`: whether `/metrics` answers anyone (else 404)',
+  },
+  METRICS_MAX_OPERATION_NAMES: {
+    group: 'server',
+    schema: positiveInt.default(100),
+    description:
+      'distinct operation names kept as metric labels (names cut to 64 characters); later new names count as `other`',
+  },
   TASK_RETENTION_HOURS: {
     group: 'work',
     schema: positiveInt.default(24),
@@ -420,6 +440,16 @@ export interface WebSocketConfig {
   maxBufferedBytes: number;
 }
 
+/** Who may read `/metrics`, and how many label values clients can create there. */
+export interface MetricsConfig {
+  /** When set, `/metrics` answers only `Authorization: Bearer <token>`. */
+  token?: Secret;
+  /** Without a token: whether `/metrics` answers anyone (otherwise 404). */
+  public: boolean;
+  /** Distinct operation names kept as labels; the rest count as `other`. */
+  maxOperationNames: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   /** `dashboard`: serve the live dashboard page at `/dashboard`. */
@@ -442,6 +472,7 @@ export interface Config {
   reports: { cacheTtlMs: number };
   limits: LimitsConfig;
   webSocket: WebSocketConfig;
+  metrics: MetricsConfig;
   /** How long shutdown waits for in-flight requests before cutting them. */
   shutdownGraceMs: number;
 }
@@ -578,6 +609,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
       maxSocketsPerAddress: e.WS_MAX_SOCKETS_PER_ADDRESS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+    },
+    metrics: {
+      token: e.METRICS_TOKEN === undefined ? undefined : new Secret(e.METRICS_TOKEN),
+      // Operational detail (operation names, pool and socket counts) is not for the public internet.
+      public: e.METRICS_PUBLIC ?? e.NODE_ENV !== 'production',
+      maxOperationNames: e.METRICS_MAX_OPERATION_NAMES,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
   };

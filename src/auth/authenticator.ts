@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyConfig, Secret } from '../config.js';
+import { bearerCredential, credentialDigest, sameDigest } from './bearer.js';
 import { isRole, type Viewer } from './viewer.js';
 
 /** What a credential turned out to be. */
@@ -26,8 +26,6 @@ export interface TokenClaims extends JWTPayload {
   role?: unknown;
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
 /**
  * Verifies bearer credentials: static API keys (compared in constant time),
  * HS256 JWTs signed with the configured secret, and JWTs of any asymmetric
@@ -39,18 +37,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     ? new TextEncoder().encode(options.jwtSecret.reveal())
     : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
-  // Hashing first gives equal-length buffers, which timingSafeEqual requires.
   const apiKeys = options.apiKeys.map((entry) => ({
-    digest: sha256(entry.key.reveal()),
+    digest: credentialDigest(entry.key.reveal()),
     viewer: { actor: entry.name, role: entry.role } satisfies Viewer,
   }));
 
   function matchApiKey(credential: string): Viewer | undefined {
-    const digest = sha256(credential);
+    const digest = credentialDigest(credential);
     let found: Viewer | undefined;
     // No early exit: every key is compared, whichever matches.
     for (const entry of apiKeys) {
-      if (timingSafeEqual(entry.digest, digest)) found = entry.viewer;
+      if (sameDigest(entry.digest, digest)) found = entry.viewer;
     }
     return found;
   }
@@ -95,8 +92,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   return {
     async authenticate(authorization) {
       if (authorization == null || authorization.trim() === '') return { kind: 'anonymous' };
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      const credential = match?.[1];
+      const credential = bearerCredential(authorization);
       if (!credential) return { kind: 'invalid', reason: 'expected "Bearer <token>"' };
       const viewer = matchApiKey(credential);
       if (viewer) return { kind: 'authenticated', viewer };

@@ -2,8 +2,31 @@ import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { type GraphQLResolveInfo, isObjectType } from 'graphql';
 import type { Context } from '../context.js';
 import { badUserInput, forbidden, unauthenticated } from './errors.js';
+
+/**
+ * `node(id:)` and `nodes(ids:)` load by the type named inside the id, which
+ * the client chose: a type that exists but is no node (`Task`, `AuditLog`)
+ * or none at all (`__proto__`) would reach the relay plugin's lookup and fail
+ * there with an internal error. It is the client's mistake: say so.
+ */
+function checkNodeTypes(
+  ids: readonly ({ typename: string } | null)[],
+  info: GraphQLResolveInfo,
+  argument: 'id' | 'ids',
+) {
+  for (const globalId of ids) {
+    if (!globalId) continue;
+    const type = Object.hasOwn(info.schema.getTypeMap(), globalId.typename)
+      ? info.schema.getType(globalId.typename)
+      : undefined;
+    if (!isObjectType(type) || !type.getInterfaces().some((face) => face.name === 'Node')) {
+      throw badUserInput(`"${globalId.typename}" ids do not name a node`, argument);
+    }
+  }
+}
 
 /**
  * The builder and its plugins only; types live in the domain folders, so
@@ -51,6 +74,18 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    nodeQueryOptions: {
+      resolve: (_root, args, _context, info, resolveNode) => {
+        checkNodeTypes([args.id], info, 'id');
+        return resolveNode(args.id);
+      },
+    },
+    nodesQueryOptions: {
+      resolve: (_root, args, _context, info, resolveNodes) => {
+        checkNodeTypes(args.ids, info, 'ids');
+        return resolveNodes(args.ids);
+      },
+    },
     // The default decoder throws an error that error masking would hide;
     // a malformed id is the client's mistake and must say so.
     decodeGlobalID: (globalID) => {

@@ -83,9 +83,11 @@ export const isString = (value: unknown): value is string =>
   typeof value === 'string' && !hasNul(value);
 export const isInteger = (value: unknown): value is number =>
   Number.isSafeInteger(value) && Math.abs(value as number) <= INT4_MAX;
+// Four-digit years from 0001: PostgreSQL has no year 0 (0000-01-01 is out of range).
 export const isIsoDate = (value: unknown): value is string =>
   typeof value === 'string' &&
   /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+  value >= '0001-01-01' &&
   !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) &&
   new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
 export const isIsoTimestamp = (value: unknown): value is string =>

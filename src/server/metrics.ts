@@ -22,6 +22,40 @@ export interface MetricsSources {
   notificationQueueUsage: () => Promise<number | undefined>;
 }
 
+/** Bounds on label values a client chooses (the operation name). */
+export interface MetricLabelLimits {
+  /** Distinct operation names kept as labels; later new names count as `other`. */
+  maxOperationNames: number;
+}
+
+/** Longer operation names are cut to this many characters (in labels and log lines). */
+export const OPERATION_NAME_MAX_LENGTH = 64;
+
+/** An operation name as it may appear in a label or a log line: at most {@link OPERATION_NAME_MAX_LENGTH} characters. */
+export function shortOperationName(name: string | undefined): string {
+  if (name === undefined) return 'anonymous';
+  return name.length > OPERATION_NAME_MAX_LENGTH
+    ? `${name.slice(0, OPERATION_NAME_MAX_LENGTH)}…`
+    : name;
+}
+
+/**
+ * Operation names are chosen by clients: each distinct one would be a new
+ * time series, kept for the life of the process and written out at every
+ * scrape. The first `maxNames` names seen are kept (truncated), every later
+ * one is counted as `other`, so the exposition stays small whatever clients send.
+ */
+export function createOperationLabeler(maxNames: number): (name: string | undefined) => string {
+  const known = new Set<string>();
+  return (name) => {
+    const label = shortOperationName(name);
+    if (known.has(label)) return label;
+    if (known.size >= maxNames) return 'other';
+    known.add(label);
+    return label;
+  };
+}
+
 export interface Metrics {
   registry: Registry;
   /** Counts operations, their durations and errors by code, on HTTP and WebSocket alike. */
@@ -34,8 +68,12 @@ export interface Metrics {
  * A registry of its own per app (no global default registry), so several
  * apps in one process — tests, benchmarks — never mix their numbers.
  */
-export function createMetrics(sources: MetricsSources): Metrics {
+export function createMetrics(
+  sources: MetricsSources,
+  limits: MetricLabelLimits = { maxOperationNames: 100 },
+): Metrics {
   const registry = new Registry();
+  const operationLabel = createOperationLabeler(limits.maxOperationNames);
   const register = [registry];
 
   const operations = new Counter({
@@ -226,7 +264,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     onExecute({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       const labels = {
-        operation: operation?.name?.value ?? 'anonymous',
+        operation: operationLabel(operation?.name?.value),
         type: operation?.operation ?? 'unknown',
       };
       operations.inc(labels);
@@ -240,7 +278,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     onSubscribe({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       operations.inc({
-        operation: operation?.name?.value ?? 'anonymous',
+        operation: operationLabel(operation?.name?.value),
         type: 'subscription',
       });
     },

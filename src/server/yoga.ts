@@ -1,4 +1,4 @@
-import { PothosValidationError } from '@pothos/core';
+import { PothosError, PothosValidationError } from '@pothos/core';
 import { DrizzleQueryError } from 'drizzle-orm';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -9,6 +9,7 @@ import { ErrorCode } from '../schema/errors.js';
 import { useCSRFPrevention } from './plugins/use-csrf-prevention.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useTextInputCheck } from './plugins/use-text-input-check.js';
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -65,9 +66,14 @@ function loggable(error: unknown): Record<string, unknown> {
   return { err: error };
 }
 
-/** A GraphQL error created on purpose (by us, graphql-js or yoga), not wrapping an unexpected one. */
+/**
+ * A GraphQL error created on purpose (by us, graphql-js or yoga), not
+ * wrapping an unexpected one. Pothos' own errors extend GraphQLError but are
+ * not written for clients (a schema lookup failing says nothing useful and
+ * has no code): they are sorted out by the mask.
+ */
 function isOriginalGraphQLError(error: unknown): boolean {
-  if (!(error instanceof GraphQLError)) return false;
+  if (!(error instanceof GraphQLError) || error instanceof PothosError) return false;
   return error.originalError == null || isOriginalGraphQLError(error.originalError);
 }
 
@@ -101,6 +107,7 @@ export function createYogaServer({
     plugins: [
       useErrorCodes(),
       ...useQueryLimits(config.limits),
+      useTextInputCheck(),
       ...(config.limits.csrfPrevention ? [useCSRFPrevention()] : []),
       ...plugins,
     ],

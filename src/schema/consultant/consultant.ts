@@ -224,9 +224,6 @@ builder.queryFields((t) => ({
           'filter.search',
         );
       }
-      if (search?.includes('\u0000')) {
-        throw badUserInput('"filter.search" must not contain NUL characters', 'filter.search');
-      }
       const filter: ConsultantFilter = {
         practiceIds: args.filter?.practiceIds?.map((id) =>
           idOfType(id, 'Practice', 'filter.practiceIds'),

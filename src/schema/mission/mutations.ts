@@ -21,6 +21,20 @@ const MissionEndStatus = builder.enumType('MissionEndStatus', {
   } as const,
 });
 
+/** A staffing mission is dated within these bounds: anything else is a typo, not a plan. */
+const MISSION_FIRST_DATE = '1900-01-01';
+const MISSION_LAST_DATE = '2199-12-31';
+
+function checkMissionDate(problems: Problems, path: string[], date: string | null | undefined) {
+  if (date != null && (date < MISSION_FIRST_DATE || date > MISSION_LAST_DATE)) {
+    problems.add(
+      path,
+      'OUT_OF_RANGE',
+      `must be between ${MISSION_FIRST_DATE} and ${MISSION_LAST_DATE}`,
+    );
+  }
+}
+
 function checkDatesInOrder(
   problems: Problems,
   startDate: string,
@@ -88,6 +102,8 @@ builder.relayMutationField(
           const client = checkText(problems, ['input', 'client'], input.client);
           const title = checkText(problems, ['input', 'title'], input.title);
           checkDailyRate(problems, ['input', 'dailyRate'], input.dailyRate);
+          checkMissionDate(problems, ['input', 'startDate'], input.startDate);
+          checkMissionDate(problems, ['input', 'endDate'], input.endDate);
           checkDatesInOrder(problems, input.startDate, input.endDate, ['input', 'endDate']);
           problems.throwIfAny();
           const mission = await insertMission(tx, {
@@ -154,6 +170,8 @@ builder.relayMutationField(
           if (input.status != null) patch.status = input.status;
           if (input.startDate != null) patch.startDate = input.startDate;
           if (input.endDate !== undefined) patch.endDate = input.endDate;
+          checkMissionDate(problems, ['input', 'startDate'], input.startDate);
+          checkMissionDate(problems, ['input', 'endDate'], input.endDate);
           checkDatesInOrder(
             problems,
             patch.startDate ?? current.startDate,
@@ -207,6 +225,7 @@ builder.relayMutationField(
             );
           }
           const endDate = input.endDate ?? new Date().toISOString().slice(0, 10);
+          checkMissionDate(problems, ['input', 'endDate'], endDate);
           checkDatesInOrder(problems, current.startDate, endDate, ['input', 'endDate']);
           problems.throwIfAny();
           const patch: MissionPatch = { endDate, status: input.status ?? 'COMPLETED' };

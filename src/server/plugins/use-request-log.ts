@@ -1,6 +1,7 @@
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../logger.js';
+import { shortOperationName } from '../metrics.js';
 import { isAsyncIterable } from './results.js';
 
 /**
@@ -13,7 +14,7 @@ export function useRequestLog(log: Logger): Plugin {
       const started = performance.now();
       const operation = getOperationAST(args.document, args.operationName);
       const fields = {
-        operation: operation?.name?.value ?? 'anonymous',
+        operation: shortOperationName(operation?.name?.value),
         type: operation?.operation ?? 'unknown',
       };
       return {
