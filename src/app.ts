@@ -111,14 +111,13 @@ export function buildApp(config: Config, deps: AppDependencies): App {
     if (config.database.url) return config.database.url;
     const started = Date.now();
     embedded = await startEmbeddedPostgres({
-      dataDir: config.database.embedded.dataDir,
-      port: config.database.embedded.port,
+      ...config.database.embedded,
       database: EMBEDDED_DATABASE_NAME,
       log: (message) => log.debug({ component: 'embedded-postgres' }, message),
     });
     log.info(
       {
-        dataDir: config.database.embedded.dataDir,
+        dataDir: embedded.dataDir,
         port: embedded.port,
         // For psql or the write simulator: the password is `postgres`, loopback only.
         url: redactUrl(embedded.url),

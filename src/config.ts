@@ -109,6 +109,9 @@ export const settingGroups = {
 } as const;
 export type SettingGroup = keyof typeof settingGroups;
 
+/** Outside any checkout, where root can write and every user can enter. */
+export const DEFAULT_EMBEDDED_RUNTIME_DIR = '/var/lib/consultator-graphql';
+
 const EMBEDDED_OR_NOT = '`true` embedded, `false` with `DATABASE_URL`';
 const UNLESS_PRODUCTION = '`true` unless `NODE_ENV=production`';
 
@@ -192,6 +195,12 @@ export const settings = {
     group: 'database',
     schema: port.default(0),
     description: 'port of the embedded PostgreSQL (`0` picks a free one)',
+  },
+  EMBEDDED_PG_RUNTIME_DIR: {
+    group: 'database',
+    schema: z.string().min(1).default(DEFAULT_EMBEDDED_RUNTIME_DIR),
+    description:
+      'run as root only: where the PostgreSQL binaries and the data folder go when the `postgres` user cannot reach them in the checkout (a folder under a 0700 home); `EMBEDDED_PG_DIR` then links there',
   },
   SEED_ON_FIRST_START: {
     group: 'database',
@@ -408,7 +417,12 @@ export interface DatabaseConfig {
   idleInTransactionTimeoutMs: number;
   /** Statements slower than this are logged at warn; 0 disables. */
   slowQueryMs: number;
-  embedded: { dataDir: string; port: number };
+  embedded: {
+    dataDir: string;
+    port: number;
+    /** Run as root: where what the `postgres` user cannot reach in the checkout goes. */
+    runtimeDir: string;
+  };
   /** Seed the demo data set when the database is empty. */
   seedOnFirstStart: boolean;
 }
@@ -568,7 +582,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
       idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
       slowQueryMs: e.SLOW_QUERY_MS,
-      embedded: { dataDir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
+      embedded: {
+        dataDir: e.EMBEDDED_PG_DIR,
+        port: e.EMBEDDED_PG_PORT,
+        runtimeDir: e.EMBEDDED_PG_RUNTIME_DIR,
+      },
       seedOnFirstStart: e.SEED_ON_FIRST_START ?? embedded,
     },
     changes: {

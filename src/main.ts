@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { EmbeddedPostgresError } from './db/embedded.js';
 import { createLogger } from './logger.js';
 
 let config: ReturnType<typeof loadConfig>;
@@ -42,6 +43,11 @@ try {
   const running = await app.start();
   log.info(`GraphQL API ready at ${running.graphqlUrl} (GraphiQL: open it in a browser)`);
 } catch (error) {
-  log.fatal({ err: error }, 'could not start');
+  if (error instanceof EmbeddedPostgresError) {
+    // A known cause with its fix: one line, no stack.
+    process.stderr.write(`Embedded PostgreSQL could not start: ${error.message}\n`);
+  } else {
+    log.fatal({ err: error }, 'could not start');
+  }
   process.exitCode = 1;
 }

@@ -1,10 +1,6 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { repositoryRoot, runEntryPointToExit } from './support/entry-point.js';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -215,25 +211,10 @@ describe('loadConfig', () => {
 
 describe('the entry point', () => {
   it('exits with code 1 and one line naming the variable on a bad environment', async () => {
-    const { code, stdout, stderr } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'src/main.ts'],
-        {
-          cwd: root,
-          // Only what node needs: nothing of the test run's own environment leaks in.
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root, PORT: 'abc' },
-          timeout: 20_000,
-        },
-        (error, stdout, stderr) => {
-          const exitCode = error && typeof error.code === 'number' ? error.code : error ? null : 0;
-          resolve({ code: exitCode, stdout, stderr });
-        },
-      );
+    const { code, stdout, stderr } = await runEntryPointToExit({
+      // Only what node needs: nothing of the test run's own environment leaks in.
+      env: { HOME: process.env.HOME ?? repositoryRoot, PORT: 'abc' },
+      timeoutMs: 20_000,
     });
     const lines = stderr.split('\n').filter((line) => line.trim() !== '');
     expect(code, `stderr:\n${stderr}`).toBe(1);

@@ -1,30 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
+import { spawnEntryPoint } from './support/entry-point.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dispose = disposeAfterEach();
 
-interface ServerProcess {
-  child: ChildProcess;
-  graphqlUrl: string;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-/** Runs the real entry point (`src/main.ts`) on a test database, as an operator would. */
-async function spawnServer(databaseUrl: string, env: Record<string, string> = {}) {
-  // What `npm start` runs. Not the tsx CLI: it relays signals through a parent process that
-  // SIGKILLs the app when it does not acknowledge a signal within 30 ms, as happens under load.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
+/** Runs the real entry point on a test database, as an operator would. */
+function spawnServer(databaseUrl: string, env: Record<string, string> = {}) {
+  return spawnEntryPoint({
+    disposer: dispose,
     env: {
-      PATH: process.env.PATH,
       DATABASE_URL: databaseUrl,
       HOST: '127.0.0.1',
       PORT: '0',
@@ -34,31 +21,7 @@ async function spawnServer(databaseUrl: string, env: Record<string, string> = {}
       ALLOW_ANONYMOUS_READS: 'true',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  dispose.add(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const graphqlUrl = await waitFor(
-    () =>
-      /ready at (http:\/\/\S+\/graphql)/.exec(output)?.[1] ??
-      (child.exitCode !== null ? 'exited' : null),
-    60_000,
-    50,
-  );
-  if (graphqlUrl === 'exited') throw new Error(`server exited at start:\n${output}`);
-  return { child, graphqlUrl, exited, output: () => output } satisfies ServerProcess;
 }
 
 /**

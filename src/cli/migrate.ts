@@ -8,8 +8,7 @@ try {
   const embedded = config.database.url
     ? undefined
     : await startEmbeddedPostgres({
-        dataDir: config.database.embedded.dataDir,
-        port: config.database.embedded.port,
+        ...config.database.embedded,
         database: EMBEDDED_DATABASE_NAME,
       });
   try {

@@ -145,8 +145,7 @@ async function main(argv: string[]): Promise<number> {
     if (url === undefined) {
       progress?.('starting embedded PostgreSQL');
       embedded = await startEmbeddedPostgres({
-        dataDir: config.database.embedded.dataDir,
-        port: config.database.embedded.port,
+        ...config.database.embedded,
         database: 'consultator',
       });
       url = embedded.url;
