@@ -181,10 +181,9 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           idleInTransactionTimeoutMs: config.database.idleInTransactionTimeoutMs,
           slowQueryMs: config.database.slowQueryMs,
           onSlowQuery: (slow) => log.warn(slow, 'slow SQL statement'),
+          onConnectionError: (error) => log.warn({ err: error }, 'database connection lost'),
           counter: sqlCounter,
         });
-        // An idle client losing its connection emits here; without a handler it would crash the process.
-        pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
         const db = createDatabase(pool);
         await seedIfEmpty(pool);
         stats = createStatsPublisher<DashboardStatsSnapshot>({

@@ -1,14 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createPool, SqlStatementCounter } from '../src/db/client.js';
+import {
+  createDatabase,
+  createPool,
+  handleConnectionErrors,
+  inTransaction,
+  SqlStatementCounter,
+} from '../src/db/client.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded.js';
+import { AUTH_OVERRIDES, tokenFor } from './support/auth.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
-import { expectData, expectOneError } from './support/graphql.js';
+import { expectData, expectOneError, globalId } from './support/graphql.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const dispose = disposeAfterEach();
@@ -196,4 +204,153 @@ describe('PostgreSQL stopped and restarted under a running API', () => {
     expect(errors).toEqual([]);
     expect(server.app.webSockets?.sockets).toBe(1);
   }, 120_000);
+});
+
+const CREATE_CONSULTANT = `mutation($input: CreateConsultantInput!) {
+  createConsultant(input: $input) {
+    __typename
+    ... on CreateConsultantPayload { consultant { id } }
+  }
+}`;
+
+let emails = 0;
+function newConsultantInput() {
+  emails += 1;
+  return {
+    firstName: 'Fault',
+    lastName: 'Tolerant',
+    email: `fault.${process.pid}.${emails}@example.test`,
+    practiceId: globalId('Practice', 1),
+    grade: 'SENIOR',
+    dailyRate: 700,
+  };
+}
+
+describe('connections terminated while mutations run', () => {
+  it('a write whose transaction loses its backend gets a masked error, writes nothing, and the next write succeeds', async () => {
+    const server = await startTestServer(AUTH_OVERRIDES, { disposer: dispose });
+    const admin = await tokenFor('admin', 'fault-admin');
+    const sabotage = await connect(server.databaseUrl);
+    // A SHARE lock lets the mutation's transaction read but holds its INSERT.
+    await sabotage.query('BEGIN');
+    await sabotage.query('LOCK TABLE consultants IN SHARE MODE');
+    const input = newConsultantInput();
+    const pending = server.query(CREATE_CONSULTANT, { input }, { token: admin });
+    const [pid] = await waitFor(async () => {
+      const { rows } = await sabotage.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND application_name = 'consultator-graphql'`,
+      );
+      return rows.length > 0 ? rows.map((row) => row.pid) : null;
+    }, 10_000);
+    await sabotage.query('SELECT pg_terminate_backend($1)', [pid]);
+    expectMasked(await pending);
+    await sabotage.query('ROLLBACK');
+
+    const { rows } = await sabotage.query<{ consultants: string; audited: string }>(
+      `SELECT (SELECT count(*) FROM consultants WHERE email = $1) AS consultants,
+              (SELECT count(*) FROM audit_logs WHERE operation = 'createConsultant' AND success) AS audited`,
+      [input.email],
+    );
+    expect(rows[0]).toEqual({ consultants: '0', audited: '0' });
+    const next = expectData(
+      await server.query(CREATE_CONSULTANT, { input: newConsultantInput() }, { token: admin }),
+    );
+    expect(next.createConsultant.__typename).toBe('CreateConsultantPayload');
+  });
+
+  it('survives backends terminated in the middle of transactions, under six writing clients', async () => {
+    const server = await startTestServer(
+      { ...AUTH_OVERRIDES, MUTATION_RATE_LIMIT: '0' },
+      { disposer: dispose },
+    );
+    const admin = await tokenFor('admin', 'fault-admin');
+    const sabotage = await connect(server.databaseUrl);
+    let writing = true;
+    const outcomes = { ok: 0, masked: 0 };
+    const writers = Array.from({ length: 6 }, async () => {
+      while (writing) {
+        const result = await server.query(
+          CREATE_CONSULTANT,
+          { input: newConsultantInput() },
+          { token: admin },
+        );
+        if (result.body.errors) {
+          expect(result.body.errors[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+          outcomes.masked += 1;
+        } else outcomes.ok += 1;
+      }
+    });
+    // Backends caught between two statements of a transaction are the ones
+    // whose loss reaches the driver outside any query: kill until a few were.
+    let killedInTransaction = 0;
+    try {
+      await waitFor(
+        async () => {
+          const { rows } = await sabotage.query<{ state: string }>(
+            `SELECT state, pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'consultator-graphql'
+                AND state IN ('idle in transaction', 'active')`,
+          );
+          killedInTransaction += rows.filter((row) => row.state === 'idle in transaction').length;
+          return killedInTransaction >= 5;
+        },
+        20_000,
+        50,
+      );
+    } finally {
+      writing = false;
+      await Promise.all(writers);
+    }
+    expect(outcomes.masked).toBeGreaterThan(0);
+    // Every connection checked out for a transaction went back to the pool (or was discarded).
+    const pool = server.app.pool as pg.Pool;
+    await waitFor(() => pool.totalCount === pool.idleCount, 5_000);
+    const next = expectData(
+      await server.query(CREATE_CONSULTANT, { input: newConsultantInput() }, { token: admin }),
+    );
+    expect(next.createConsultant.__typename).toBe('CreateConsultantPayload');
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+  });
+
+  it('a transaction whose connection is lost before BEGIN gives its connection back', async () => {
+    const server = await startTestServer({}, { disposer: dispose });
+    const pool = createPool({
+      connectionString: server.databaseUrl,
+      max: 1,
+      connectTimeoutMs: 3_000,
+      counter: new SqlStatementCounter(),
+    });
+    dispose.add(() => pool.end());
+    const db = createDatabase(pool);
+    let sabotage = true;
+    // 'acquire' runs before the caller gets the client: this statement goes ahead of BEGIN.
+    pool.on('acquire', (client) => {
+      if (!sabotage) return;
+      sabotage = false;
+      client.query('SELECT pg_terminate_backend(pg_backend_pid())').catch(() => {});
+    });
+    await expect(inTransaction(db, (tx) => tx.execute(sql`SELECT 1`))).rejects.toThrow();
+    await waitFor(() => pool.totalCount === pool.idleCount, 5_000);
+    // With its only slot leaked, this would wait for a connection until the connect timeout.
+    const { rows } = await inTransaction(db, (tx) => tx.execute(sql`SELECT 1 AS one`));
+    expect(rows).toEqual([{ one: 1 }]);
+  });
+
+  it('a dedicated client given an error path survives its backend being terminated', async () => {
+    const server = await startTestServer({}, { disposer: dispose });
+    const client = new pg.Client({ connectionString: server.databaseUrl });
+    const reported: Error[] = [];
+    handleConnectionErrors(client, (error) => reported.push(error));
+    await client.connect();
+    dispose.add(() => client.end().catch(() => {}));
+    const killer = await connect(server.databaseUrl);
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await killer.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+    // pg reports the termination, then the closed socket: one report.
+    await waitFor(() => reported.length > 0, 5_000);
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    expect(reported).toHaveLength(1);
+  });
 });

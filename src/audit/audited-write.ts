@@ -1,4 +1,4 @@
-import type { Database } from '../db/client.js';
+import { type Database, inTransaction } from '../db/client.js';
 import { type AuditEntry, insertAuditLog } from '../db/queries/audit.js';
 import type { Transaction } from '../db/queries/executor.js';
 import type { Logger } from '../logger.js';
@@ -40,7 +40,7 @@ export async function auditedWrite<T>(
   write: (tx: Transaction) => Promise<WriteOutcome<T>>,
 ): Promise<T> {
   try {
-    return await options.db.transaction(async (tx) => {
+    return await inTransaction(options.db, async (tx) => {
       const outcome = await write(tx);
       await insertAuditLog(tx, {
         ...entryOf(attempt),

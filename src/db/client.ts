@@ -1,8 +1,10 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import type { Transaction } from './queries/executor.js';
 import * as schema from './schema/index.js';
 
-export type Database = NodePgDatabase<typeof schema>;
+/** The pool-backed database; `$client` is the pool, for work that needs a connection of its own. */
+export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
 /**
  * Counts every statement sent by the clients built with
@@ -37,6 +39,32 @@ export interface CountingClientOptions {
   /** Statements slower than this many ms are reported to `onSlowQuery`; 0 or absent disables. */
   slowQueryMs?: number;
   onSlowQuery?: (slow: { statement: string; ms: number }) => void;
+  /** The first error of each client whose connection failed (see {@link handleConnectionErrors}). */
+  onConnectionError?: (error: Error) => void;
+}
+
+/**
+ * Gives `client` an `'error'` listener for its whole life. pg emits `'error'`
+ * when a connection fails outside a query: a backend terminated while the
+ * client sits idle, or idle inside a transaction between two statements, or
+ * the socket closing after the query that saw the termination. An
+ * EventEmitter `'error'` nobody listens to is thrown, and kills the process.
+ * pg-pool listens only while a client is idle in the pool; a checked-out
+ * client (a transaction, a task) is on its own. The statement that was
+ * running, and any sent afterwards, still fail on their own, and pg-pool
+ * discards the client when it is released, so nothing else is needed here
+ * but to report it: only the first error, the others restate it.
+ */
+export function handleConnectionErrors(
+  client: pg.ClientBase,
+  onError: (error: Error) => void,
+): void {
+  let reported = false;
+  client.on('error', (error) => {
+    if (reported) return;
+    reported = true;
+    onError(error);
+  });
 }
 
 /** Enough of a statement to recognise it in a log line; parameters are never included. */
@@ -51,9 +79,14 @@ export function createCountingClientClass(
   counter: SqlStatementCounter,
   options: CountingClientOptions = {},
 ): typeof pg.Client {
-  const { slowQueryMs = 0, onSlowQuery } = options;
+  const { slowQueryMs = 0, onSlowQuery, onConnectionError = () => {} } = options;
   const timed = slowQueryMs > 0 && onSlowQuery !== undefined;
   class CountingClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      handleConnectionErrors(this, onConnectionError);
+    }
+
     // biome-ignore lint/suspicious/noExplicitAny: pg.Client.query has many overloads; this forwards them unchanged.
     override query(...args: any[]): any {
       const text = statementText(args);
@@ -117,9 +150,11 @@ export function withDatabaseName(url: string, database: string): string {
  * Builds the shared pool. It opens no connection until the first query.
  * The timeouts are session settings sent at connection start-up, so a runaway
  * statement or a transaction left open by a bug is ended by the server itself.
+ * Every client of the pool reports a lost connection to `onConnectionError`,
+ * idle or checked out, and nothing else.
  */
 export function createPool(options: PoolOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max,
     // A request waits at most this long for a connection instead of forever.
@@ -131,8 +166,32 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: options.applicationName ?? 'consultator-graphql',
     Client: createCountingClientClass(options.counter, options),
   });
+  // pg-pool re-emits an idle client's error on the pool, unheard a crash too;
+  // the client's own listener has already reported it.
+  pool.on('error', () => {});
+  return pool;
 }
 
 export function createDatabase(pool: pg.Pool): Database {
   return drizzle(pool, { schema });
+}
+
+/**
+ * `db.transaction(work)` on a connection checked out here and always given
+ * back. drizzle's own, called on a pool, releases the client only once BEGIN
+ * has succeeded: a connection lost between check-out and BEGIN (a terminated
+ * backend, a restart) would hold its pool slot for good, and a few of them
+ * leave every request waiting for a connection. A client whose connection
+ * failed is discarded by the pool on release.
+ */
+export async function inTransaction<T>(
+  db: Database,
+  work: (tx: Transaction) => Promise<T>,
+): Promise<T> {
+  const client = await db.$client.connect();
+  try {
+    return await drizzle(client, { schema }).transaction(work);
+  } finally {
+    client.release();
+  }
 }

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { handleConnectionErrors } from './client.js';
 import { DEFAULT_EMBEDDED_RUNTIME_DIR } from '../config.js';
 
 export interface EmbeddedPostgresOptions {
@@ -514,6 +515,8 @@ export async function startEmbeddedPostgres(
 /** Creates `database` on the server behind `adminUrl` unless it exists. */
 export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
+  // A lost connection fails the statement that runs, which fails the start-up with its reason.
+  handleConnectionErrors(client, () => {});
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { handleConnectionErrors } from './client.js';
 
 export const migrationsFolder = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -19,6 +20,8 @@ const MIGRATION_LOCK_KEY = 7_312_004_211;
  */
 export async function runMigrations(connectionString: string): Promise<void> {
   const client = new pg.Client({ connectionString, application_name: 'consultator-migrate' });
+  // A lost connection fails the statement that runs, which fails the start-up with its reason.
+  handleConnectionErrors(client, () => {});
   await client.connect();
   try {
     // Migrations are noisy with NOTICEs ("already exists, skipping"); they are expected.

@@ -73,6 +73,9 @@ export interface StatsPublisher<S extends VersionedSnapshot> {
   stop(): void;
 }
 
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
 function newerThan(a: string, b: string): boolean {
   return BigInt(a) > BigInt(b);
 }
@@ -105,6 +108,7 @@ export function createStatsPublisher<S extends VersionedSnapshot>(
   let dirtyWhileComputing = false;
   let forcePush = false;
   let stopped = false;
+  let failuresInARow = 0;
 
   function compute(): Promise<S> {
     if (computing) return computing;
@@ -150,10 +154,35 @@ export function createStatsPublisher<S extends VersionedSnapshot>(
       return;
     }
     // A query may already have recomputed (and pushed) since the change: then this is a cache hit.
-    current().catch((error: unknown) => {
-      metrics.failures += 1;
-      log.error({ err: error }, 'stats recompute failed; will retry on the next change');
-    });
+    current().then(
+      () => {
+        failuresInARow = 0;
+      },
+      (error: unknown) => {
+        metrics.failures += 1;
+        failuresInARow += 1;
+        // One line per outage; the retries in between would only repeat it.
+        log[failuresInARow === 1 ? 'error' : 'debug'](
+          { err: error, attempt: failuresInARow },
+          'stats recompute failed; retrying',
+        );
+        retryAfterFailure();
+      },
+    );
+  }
+
+  /**
+   * The change that asked for the failed recompute (a connection lost, a
+   * restart) is still unpushed, and no other change may ever come: retry on
+   * a capped, doubling delay rather than leave subscribers on stale numbers.
+   */
+  function retryAfterFailure(): void {
+    if (stopped || timer || computing) return;
+    const delay = Math.min(
+      RETRY_MAX_MS,
+      Math.max(options.coalesceMs, RETRY_INITIAL_MS) * 2 ** (failuresInARow - 1),
+    );
+    timer = setTimeout(fire, delay);
   }
 
   function schedule(): void {

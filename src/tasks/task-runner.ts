@@ -101,12 +101,19 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
         return;
       }
       log.error({ err: error, taskId: task.id }, 'stats rebuild failed');
-      publish(
-        await finishTask(db, task.id, {
-          status: 'FAILED',
-          error: 'the rebuild failed (see the server log)',
-        }),
-      );
+      try {
+        publish(
+          await finishTask(db, task.id, {
+            status: 'FAILED',
+            error: 'the rebuild failed (see the server log)',
+          }),
+        );
+      } catch (recordError) {
+        // Nobody awaits a running task: a rejection here would be unhandled
+        // and end the process. The row stays RUNNING with its lock released
+        // below, so the next recover() fails it as orphaned.
+        log.error({ err: recordError, taskId: task.id }, 'could not record the failed rebuild');
+      }
     } finally {
       let broken: Error | undefined;
       try {
