@@ -3,26 +3,9 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestDatabase } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
-import { spawnEntryPoint } from './support/entry-point.js';
+import { spawnTestServer } from './support/entry-point.js';
 
 const dispose = disposeAfterEach();
-
-/** Runs the real entry point on a test database, as an operator would. */
-function spawnServer(databaseUrl: string, env: Record<string, string> = {}) {
-  return spawnEntryPoint({
-    disposer: dispose,
-    env: {
-      DATABASE_URL: databaseUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-      // Anonymous reads keep this test about shutdown, not credentials.
-      ALLOW_ANONYMOUS_READS: 'true',
-      ...env,
-    },
-  });
-}
 
 /**
  * Holds an exclusive lock on `consultants`, so a request reading it waits: a slow request on
@@ -122,7 +105,7 @@ describe('graceful shutdown of the process (SIGTERM)', () => {
   it('finishes the in-flight request, closes sockets with 1001, releases everything and exits 0', async () => {
     const database = await createTestDatabase();
     dispose.add(() => database.drop());
-    const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '30000' });
+    const server = await spawnTestServer(database.url, { SHUTDOWN_GRACE_MS: '30000' }, dispose);
     const subscribers = [openSubscriber(server.graphqlUrl), openSubscriber(server.graphqlUrl)];
     await step('first pushes', () =>
       waitFor(() => subscribers.every((subscriber) => subscriber.pushes.length > 0), 30_000),
@@ -183,7 +166,7 @@ describe('graceful shutdown of the process (SIGTERM)', () => {
   it('bounds the wait: a request still running after SHUTDOWN_GRACE_MS is cut, and the process exits 0', async () => {
     const database = await createTestDatabase();
     dispose.add(() => database.drop());
-    const server = await spawnServer(database.url, { SHUTDOWN_GRACE_MS: '1000' });
+    const server = await spawnTestServer(database.url, { SHUTDOWN_GRACE_MS: '1000' }, dispose);
     const lock = await lockConsultants(database.url);
     const inFlight = post(server.graphqlUrl, SLOW_QUERY).then(
       (response) => ({ cut: false, status: response.status }),

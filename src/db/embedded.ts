@@ -20,8 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { handleConnectionErrors } from './client.js';
 import { DEFAULT_EMBEDDED_RUNTIME_DIR } from '../config.js';
+import { handleConnectionErrors } from './client.js';
 
 export interface EmbeddedPostgresOptions {
   /** Data folder; reused when it already holds a cluster. */

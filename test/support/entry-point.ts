@@ -63,6 +63,36 @@ export async function spawnEntryPoint(options: EntryPointOptions): Promise<Serve
   return { child, graphqlUrl, exited, output: () => output };
 }
 
+/**
+ * The entry point on a test database, on a free loopback port, with the
+ * test defaults (anonymous reads keep a test about what it tests, not
+ * credentials); `env` overrides them, but must leave the `info` level on
+ * (the ready line is read).
+ */
+export function spawnTestServer(
+  databaseUrl: string,
+  env: Record<string, string>,
+  disposer: Disposer,
+): Promise<ServerProcess> {
+  return spawnEntryPoint({
+    disposer,
+    env: {
+      DATABASE_URL: databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      ALLOW_ANONYMOUS_READS: 'true',
+      ...env,
+    },
+  });
+}
+
+/** True until the process exits, whatever the reason. */
+export function isRunning(server: ServerProcess): boolean {
+  return server.child.exitCode === null && server.child.signalCode === null;
+}
+
 export interface Exit {
   code: number | null;
   stdout: string;
