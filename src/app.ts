@@ -253,6 +253,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
         webSockets = attachWebSocketServer(http.server, yoga, {
           ...config.webSocket,
           log,
+          onFanOut: metrics.observeFanOut,
           onConnect: createWebSocketOnConnect({
             authenticator,
             allowAnonymousReads: config.auth.allowAnonymousReads,

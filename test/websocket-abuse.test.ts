@@ -58,6 +58,11 @@ async function openAcknowledged(server: TestServer, options?: WebSocket.ClientOp
 }
 
 const STATS_SUBSCRIPTION = 'subscription { statsChanged { version } }';
+/** About 50 kB of answer, served from the stats cache after the first: cheap to produce. */
+const BULKY_QUERY = `{ stats { ${Array.from(
+  { length: 15 },
+  (_, i) => `s${i}: topSkills(first: 50) { skillId name category consultants }`,
+).join(' ')} } }`;
 
 let server: TestServer;
 /** A well-behaved subscriber that must outlive every abuse below. */
@@ -139,16 +144,37 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
     expect((await raw.closed).code).toBe(1009);
   });
 
-  it('4429 for a socket over WS_MAX_SOCKETS_PER_ADDRESS, and accepts again once one left', async () => {
+  it('1013 for a socket over WS_MAX_SOCKETS_PER_ADDRESS, which the graphql-ws client retries', async () => {
     await waitFor(() => server.app.webSockets?.sockets === 1); // the bystander
     const sockets = [];
     for (let i = 0; i < 5; i += 1) sockets.push(await openAcknowledged(server));
     const refused = await openRaw(server);
     const closed = await refused.closed;
-    expect(closed).toMatchObject({ code: 4429, reason: 'Too many connections' });
+    // "Try Again Later": 4429 would mean a second connection_init, which the client never retries.
+    expect(closed).toMatchObject({ code: 1013, reason: 'Too many connections' });
 
+    // A graphql-ws client refused for this reason keeps trying, and gets in once a socket left.
+    const refusals: number[] = [];
+    const patient = createClient({
+      url: server.graphqlUrl.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 1_000,
+      retryWait: () => new Promise((resolve) => setTimeout(resolve, 50)),
+      on: { closed: (event) => refusals.push((event as { code: number }).code) },
+    });
+    dispose.add(() => patient.dispose());
+    const answered = new Promise<unknown>((resolve, reject) => {
+      patient.subscribe(
+        { query: '{ practices { name } }' },
+        { next: resolve, error: reject, complete: () => {} },
+      );
+    });
+    await waitFor(() => refusals.length >= 2);
+    expect(new Set(refusals)).toEqual(new Set([1013]));
     sockets[0]?.socket.close(1000);
     await sockets[0]?.closed;
+    expect(JSON.stringify(await answered)).toMatch(/"practices":\[\{"name"/);
+    await patient.dispose();
     await waitFor(() => server.app.webSockets?.sockets === 5);
     const accepted = await openAcknowledged(server);
     expect(accepted.socket.readyState).toBe(WebSocket.OPEN);
@@ -204,11 +230,7 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
       { disposer: dispose, database: server.databaseUrl },
     );
     const raw = await openAcknowledged(roomy);
-    // About 50 kB of answer, served from the stats cache after the first: cheap to produce.
-    const bulky = `{ stats { ${Array.from(
-      { length: 15 },
-      (_, i) => `s${i}: topSkills(first: 50) { skillId name category consultants }`,
-    ).join(' ')} } }`;
+    const bulky = BULKY_QUERY;
     const operations = 200;
     // Stop reading: what the server sends now fills the socket buffers, then ws' own.
     // biome-ignore lint/suspicious/noExplicitAny: the underlying net.Socket is not part of ws' typings.
@@ -217,7 +239,8 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
     for (let i = 0; i < operations; i += 1) {
       raw.send({ id: `q${i}`, type: 'subscribe', payload: { query: bulky } });
     }
-    // Every answer has been produced (and handed to the socket) once all executions are done.
+    // Every answer has been produced (and handed to the socket) once all executions are done,
+    // unless the bound was crossed first: a closing socket starts nothing new.
     const histogram = roomy.app.metrics.registry.getSingleMetric(
       'graphql_operation_duration_seconds',
     );
@@ -226,7 +249,7 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
       const executed = values
         .filter((value) => (value as { metricName?: string }).metricName?.endsWith('_count'))
         .reduce((sum, value) => sum + value.value, 0);
-      return executed >= operations;
+      return executed >= operations || (roomy.app.webSockets?.bufferedBytes ?? 0) > 262_144;
     }, 20_000);
     tcp.resume();
     const closed = await raw.closed;
@@ -235,6 +258,71 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
     expect(raw.messages.filter((message) => message.type === 'next').length).toBeLessThan(
       operations,
     );
+  }, 90_000);
+
+  it('holds a client that never reads to the operation cap and the buffered-bytes bound', async () => {
+    const cap = 5;
+    const bound = 1_048_576;
+    const stingy = await startTestServer(
+      {
+        WS_MAX_BUFFERED_BYTES: String(bound),
+        WS_MAX_SUBSCRIPTIONS_PER_SOCKET: String(cap),
+        WS_KEEPALIVE_MS: '0',
+      },
+      { disposer: dispose, database: server.databaseUrl },
+    );
+    const endpoint = () => stingy.app.webSockets;
+    const raw = await openAcknowledged(stingy);
+    raw.send({ id: 'live', type: 'subscribe', payload: { query: STATS_SUBSCRIPTION } });
+    await waitFor(() => raw.messages.some((message) => message.id === 'live'));
+    // biome-ignore lint/suspicious/noExplicitAny: the underlying net.Socket is not part of ws' typings.
+    const tcp = (raw.socket as any)._socket as import('node:net').Socket;
+    tcp.pause();
+    let mostOperations = 0;
+    let mostBuffered = 0;
+    const watch = () => {
+      mostOperations = Math.max(mostOperations, endpoint()?.operations ?? 0);
+      mostBuffered = Math.max(mostBuffered, endpoint()?.bufferedBytes ?? 0);
+    };
+    const watching = setInterval(watch, 5);
+    let sent = 0;
+    const send = (count: number) => {
+      for (let i = 0; i < count; i += 1, sent += 1) {
+        raw.send({ id: `q${sent}`, type: 'subscribe', payload: { query: BULKY_QUERY } });
+      }
+    };
+    try {
+      // Answers fill the kernel's buffers (tens of MB on loopback), a few operations at a time,
+      // until the server starts holding unsent bytes itself (or gives up on the socket).
+      const stuck = () =>
+        endpoint()?.sockets === 0 ||
+        ((endpoint()?.bufferedBytes ?? 0) > 0 && (endpoint()?.operations ?? 0) > 1);
+      await waitFor(async () => {
+        send(cap - 1);
+        await waitFor(() => (endpoint()?.operations ?? 0) <= 1 || stuck(), 10_000);
+        if (!stuck()) return false;
+        // Still stuck once the server has had time to flush: the kernel's buffers are full.
+        await stingy.waitForIdle(300);
+        return stuck();
+      }, 60_000);
+      // Then many more operations, none of whose answers can leave.
+      send(300);
+      const last = sent;
+      await waitFor(
+        () =>
+          mostOperations > cap ||
+          endpoint()?.sockets === 0 ||
+          (endpoint()?.messagesReceived ?? 0) >= last + 2,
+        30_000,
+      );
+    } finally {
+      clearInterval(watching);
+    }
+    watch();
+    expect(mostOperations).toBeLessThanOrEqual(cap);
+    // One answer may be in flight past the bound when it is crossed, never a pile of them.
+    expect(mostBuffered).toBeLessThanOrEqual(bound + 65_536);
+    tcp.resume();
   }, 90_000);
 
   it('kept serving the well-behaved subscriber and new clients throughout', async () => {
@@ -256,7 +344,7 @@ describe('graphql-ws abuse is answered with the protocol close codes', () => {
 
     // Operators see the abuse by close code.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    for (const code of [4400, 4401, 4408, 4409, 4429]) {
+    for (const code of [1013, 4400, 4401, 4408, 4409, 4429]) {
       expect(metrics).toMatch(new RegExp(`^websocket_closes_total\\{code="${code}"\\} [1-9]`, 'm'));
     }
   });

@@ -62,6 +62,8 @@ export interface Metrics {
   plugin: Plugin;
   /** Records the time from a change reaching the server to the push that carries it. */
   observeChangeToPush(milliseconds: number): void;
+  /** Records one statsChanged push's WebSocket fan-out: members written and its synchronous duration. */
+  observeFanOut(members: number, seconds: number): void;
 }
 
 /**
@@ -99,6 +101,19 @@ export function createMetrics(
     name: 'stats_change_to_push_seconds',
     help: 'From a change notification reaching the server to the push that carries it.',
     buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: register,
+  });
+
+  const fanOutDuration = new Histogram({
+    name: 'stats_fanout_duration_seconds',
+    help: 'Synchronous time of one statsChanged push written to every WebSocket member of a group (frames corked per socket).',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: register,
+  });
+  const fanOutMembers = new Histogram({
+    name: 'stats_fanout_members',
+    help: 'WebSocket members written per statsChanged push of a group; duration sum / members sum is the cost per subscriber.',
+    buckets: [1, 10, 100, 1_000, 10_000, 100_000],
     registers: register,
   });
 
@@ -297,5 +312,9 @@ export function createMetrics(
     registry,
     plugin,
     observeChangeToPush: (milliseconds) => changeToPush.observe(milliseconds / 1000),
+    observeFanOut: (members, seconds) => {
+      fanOutMembers.observe(members);
+      fanOutDuration.observe(seconds);
+    },
   };
 }

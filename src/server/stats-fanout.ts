@@ -1,30 +1,22 @@
 import {
+  type ArgumentNode,
+  type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
   getArgumentValues,
   getOperationAST,
   Kind,
+  type OperationDefinitionNode,
 } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
-import type { WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import type { Logger } from '../logger.js';
-import { EVERY_VERSION_ROOT } from '../schema/stats/stats.js';
-import { LatestValueChannel } from '../stats/latest-value-channel.js';
+import type { GraphQLWsConnection } from './ws-adapter.js';
 
 const SHARED_FIELD = 'statsChanged';
-
-/**
- * What a member hands graphql-ws instead of a result. graphql-ws serializes
- * it into a short, recognisable `next` message that the socket's send
- * wrapper swaps for the group's pre-serialized bytes. A GraphQL result never
- * has a key starting with NUL, so no other message can look like it.
- */
-const SPLICE_MARKER: ExecutionResult = Object.freeze({
-  '\u0000sharedPayload': true,
-}) as unknown as ExecutionResult;
-const MESSAGE_TAIL = Buffer.from('}');
+const PACING_ARGUMENT = 'minIntervalMs';
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 export interface StatsFanOutMetrics {
   /** Groups of identical statsChanged subscriptions running now. */
@@ -37,42 +29,121 @@ export interface StatsFanOutMetrics {
 
 export interface StatsFanOutOptions {
   log: Logger;
-  /** The enveloped subscribe (yoga's plugins, masking): runs each group's one execution stream. */
-  subscribe: (args: ExecutionArgs) => unknown;
+  /** Called after each push's synchronous fan-out with the members it wrote and the time it took. */
+  onFanOut?: (members: number, seconds: number) => void;
 }
+
+type Engine = { subscribe: (args: ExecutionArgs) => unknown };
 
 export interface StatsFanOut {
   /**
    * graphql-ws' `onOperation`: for a plain `statsChanged` subscription whose
    * own stream was created (so the caller passed authorization and argument
-   * checks), drops that stream and returns a member of the group of
-   * identical subscriptions instead; anything else is left alone (undefined).
+   * checks), drops that stream and makes the operation a member of the group
+   * of identical subscriptions, which writes its frames directly; graphql-ws
+   * then holds only an iterator that ends when the member leaves. Anything
+   * else is left alone (undefined).
    */
   share(
-    socket: WebSocket,
+    connection: GraphQLWsConnection,
     id: string,
     params: SubscribePayload,
     args: ExecutionArgs,
     result: unknown,
+    engine: Engine,
   ): Promise<AsyncIterableIterator<ExecutionResult> | undefined>;
   readonly metrics: StatsFanOutMetrics;
   /** Ends every group; its members complete. */
   stop(): void;
 }
 
-/** One execution's `next` payload, serialized once for the whole group. */
-interface Frame {
-  payload: Buffer;
+/**
+ * One version of a group, ready to write: everything of a `next` message
+ * after the operation id, and the frame headers by id length (the only part
+ * of a frame that depends on the member).
+ */
+class Version {
+  private readonly headers = new Map<number, Buffer>();
+
+  constructor(readonly body: Buffer) {}
+
+  header(idLength: number): Buffer {
+    let header = this.headers.get(idLength);
+    if (!header) {
+      header = textFrameHeader(idLength + this.body.length);
+      this.headers.set(idLength, header);
+    }
+    return header;
+  }
+}
+
+/** RFC 6455 header of an unmasked, final text frame (server to client) of `length` payload bytes. */
+function textFrameHeader(length: number): Buffer {
+  const FIN_TEXT = 0x81;
+  if (length < 126) return Buffer.from([FIN_TEXT, length]);
+  if (length < 0x10000) {
+    const header = Buffer.allocUnsafe(4);
+    header[0] = FIN_TEXT;
+    header[1] = 126;
+    header.writeUInt16BE(length, 2);
+    return header;
+  }
+  const header = Buffer.allocUnsafe(10);
+  header[0] = FIN_TEXT;
+  header[1] = 127;
+  header.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+  header.writeUInt32BE(length >>> 0, 6);
+  return header;
+}
+
+/**
+ * The `next` message graphql-ws would send, split at the id: `{"id":<id>`
+ * then `,"type":"next","payload":<payload>}` (errors last, omitted when
+ * absent, as graphql-ws builds it), so a version is serialized once.
+ */
+function serializeVersion(result: ExecutionResult): Version {
+  const { errors, ...rest } = result;
+  const payload = JSON.stringify({
+    ...rest,
+    ...(errors ? { errors: errors.map((error) => error.toJSON()) } : {}),
+  });
+  return new Version(Buffer.from(`,"type":"next","payload":${payload}}`));
 }
 
 interface Member {
-  channel: LatestValueChannel<Frame>;
+  readonly group: Group;
+  readonly outlet: Outlet;
+  /** `{"id":<id>` as bytes: the member's own part of every frame. */
+  readonly idHead: Buffer;
+  /** Version last written (or queued) for this member. */
+  written: Version | null;
+  /** Paced members: earliest time of the next write, and the timer waiting for it. */
+  dueAt: number;
+  timer: NodeJS.Timeout | null;
+  /** Ends graphql-ws' iterator for this operation. */
+  finish: ((result: IteratorReturnResult<undefined>) => void) | null;
+  left: boolean;
+}
+
+/**
+ * One socket's write side. At most one batch of frames is in flight per
+ * socket: members whose version moved meanwhile wait in `pending` and get the
+ * group's newest version once the previous batch left for the kernel, so a
+ * slow reader skips versions instead of queueing them.
+ */
+interface Outlet {
+  readonly connection: GraphQLWsConnection;
+  readonly pending: Set<Member>;
+  members: number;
+  inFlight: boolean;
+  readonly flushed: (error?: Error | null) => void;
 }
 
 interface Group {
-  key: string;
-  members: Set<Member>;
-  latest: Frame | null;
+  readonly key: string;
+  readonly minIntervalMs: number;
+  readonly members: Set<Member>;
+  latest: Version | null;
   source: AsyncIterator<ExecutionResult> | null;
   closed: boolean;
 }
@@ -81,78 +152,96 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult
   return typeof Object(value)[Symbol.asyncIterator] === 'function';
 }
 
-/** The `next` payload exactly as graphql-ws builds it (errors last, omitted when absent). */
-function serializePayload(result: ExecutionResult): Buffer {
-  const { errors, ...rest } = result;
-  return Buffer.from(
-    JSON.stringify({ ...rest, ...(errors ? { errors: errors.map((e) => e.toJSON()) } : {}) }),
-  );
-}
-
-/**
- * Swaps a member's marker message for its spliced bytes on the way out, so
- * graphql-ws keeps doing everything else (ordering, the flush it waits for
- * before pulling the next event, complete and error messages, `onNext`).
- */
-class SocketSplicer {
-  private readonly pending = new Map<string, Buffer>();
-
-  constructor(socket: WebSocket) {
-    const send = socket.send;
-    const pending = this.pending;
-    socket.send = function sendSpliced(this: WebSocket, ...args: unknown[]) {
-      const [data] = args;
-      if (pending.size > 0 && typeof data === 'string') {
-        const bytes = pending.get(data);
-        if (bytes) {
-          pending.delete(data);
-          const callback = args.find((arg) => typeof arg === 'function');
-          // A Buffer would go out as a binary frame by default; the protocol speaks text.
-          return send.call(socket, bytes, { binary: false }, callback as never);
-        }
-      }
-      return (send as (...all: unknown[]) => void).apply(socket, args);
-    } as WebSocket['send'];
-  }
-
-  expect(marker: string, bytes: Buffer): void {
-    this.pending.set(marker, bytes);
-  }
-}
-
 interface SharePlan {
   key: string;
   minIntervalMs: number;
+  /** The same operation without its pacing argument: the group runs unpaced and paces members itself. */
+  document: DocumentNode;
 }
 
 /**
  * Groups statsChanged subscriptions over graphql-ws that are identical (same
- * document text, operation name and variables) and serves each group from a
- * single execution stream: per version the selection is executed once and
- * its `next` payload serialized once; every member's socket gets those bytes
- * with only the operation id spliced in.
+ * role, document text, operation name and variables) and serves each group
+ * from a single execution stream: per version the selection is executed
+ * once, its `next` message serialized once, and each member's socket gets a
+ * frame header, the member's id and the shared bytes, corked together.
+ * Nothing per member is serialized or allocated per push.
  *
  * Each member keeps the semantics of a subscription of its own: the group's
- * latest payload at once, then newer ones only, at most one per
- * `minIntervalMs` and the newest one if its socket reads slowly (a
- * {@link LatestValueChannel} per member, pulled by graphql-ws once the last
- * message is flushed). The group's stream asks the publisher for every
- * version, unpaced, so a member joining a paced group still starts from the
+ * latest version at once, then newer ones only, at most one per
+ * `minIntervalMs`, and the newest one if its socket reads slowly. The group's
+ * stream runs unpaced, so a member joining a paced group still starts from the
  * newest version. The last member to leave ends the stream.
  */
 export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
   const { log } = options;
   const groups = new Map<string, Group>();
-  const splicers = new WeakMap<WebSocket, SocketSplicer>();
+  const outlets = new WeakMap<GraphQLWsConnection, Outlet>();
   let executions = 0;
+  let members = 0;
 
-  function splicerFor(socket: WebSocket): SocketSplicer {
-    let splicer = splicers.get(socket);
-    if (!splicer) {
-      splicer = new SocketSplicer(socket);
-      splicers.set(socket, splicer);
+  function outletFor(connection: GraphQLWsConnection): Outlet {
+    let outlet = outlets.get(connection);
+    if (!outlet) {
+      const created: Outlet = {
+        connection,
+        pending: new Set(),
+        members: 0,
+        inFlight: false,
+        flushed: () => {
+          created.inFlight = false;
+          if (created.pending.size > 0) flush(created);
+        },
+      };
+      outlet = created;
+      outlets.set(connection, outlet);
     }
-    return splicer;
+    return outlet;
+  }
+
+  /** Writes every pending member's newest version to the outlet's socket, as one corked batch. */
+  function flush(outlet: Outlet): number {
+    if (outlet.inFlight || outlet.pending.size === 0) return 0;
+    const { connection } = outlet;
+    if (!connection.withinBacklog()) {
+      outlet.pending.clear();
+      return 0;
+    }
+    const { stream } = connection;
+    const now = Date.now();
+    let written = 0;
+    // The last body is written after the loop, with the callback that reopens the outlet.
+    let heldBody: Buffer | null = null;
+    stream.cork();
+    for (const member of outlet.pending) {
+      const version = member.group.latest;
+      if (!version || version === member.written) continue;
+      if (member.group.minIntervalMs > 0) {
+        if (now < member.dueAt) {
+          member.timer ??= setTimeout(() => {
+            member.timer = null;
+            if (member.left) return;
+            outlet.pending.add(member);
+            flush(outlet);
+          }, member.dueAt - now);
+          continue;
+        }
+        member.dueAt = now + member.group.minIntervalMs;
+      }
+      if (heldBody) stream.write(heldBody);
+      stream.write(version.header(member.idHead.length));
+      stream.write(member.idHead);
+      heldBody = version.body;
+      member.written = version;
+      written += 1;
+    }
+    outlet.pending.clear();
+    if (heldBody) {
+      outlet.inFlight = true;
+      stream.write(heldBody, outlet.flushed);
+    }
+    stream.uncork();
+    return written;
   }
 
   function plan(params: SubscribePayload, args: ExecutionArgs): SharePlan | null {
@@ -166,7 +255,7 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
     let minIntervalMs = 0;
     try {
       const values = getArgumentValues(definition, field as FieldNode, args.variableValues);
-      if (typeof values.minIntervalMs === 'number') minIntervalMs = values.minIntervalMs;
+      if (typeof values[PACING_ARGUMENT] === 'number') minIntervalMs = values[PACING_ARGUMENT];
     } catch {
       return null;
     }
@@ -179,19 +268,47 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
       params.query,
       params.variables ?? null,
     ]);
-    return { key, minIntervalMs };
+    const unpacedField: FieldNode = {
+      ...field,
+      arguments: (field.arguments ?? []).filter(
+        (argument: ArgumentNode) => argument.name.value !== PACING_ARGUMENT,
+      ),
+    };
+    const unpacedOperation: OperationDefinitionNode = {
+      ...operation,
+      selectionSet: { ...operation.selectionSet, selections: [unpacedField] },
+    };
+    const document: DocumentNode = {
+      ...args.document,
+      definitions: args.document.definitions.map((definitionNode) =>
+        definitionNode === operation ? unpacedOperation : definitionNode,
+      ),
+    };
+    return { key, minIntervalMs, document };
   }
 
   function publish(group: Group, result: ExecutionResult): void {
-    const frame = { payload: serializePayload(result) };
-    group.latest = frame;
-    for (const member of group.members) member.channel.push(frame);
+    const version = serializeVersion(result);
+    group.latest = version;
+    const started = process.hrtime.bigint();
+    const touched = new Set<Outlet>();
+    for (const member of group.members) {
+      member.outlet.pending.add(member);
+      touched.add(member.outlet);
+    }
+    let written = 0;
+    for (const outlet of touched) written += flush(outlet);
+    options.onFanOut?.(written, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  function endGroup(group: Group): void {
-    group.closed = true;
-    if (groups.get(group.key) === group) groups.delete(group.key);
-    for (const member of [...group.members]) member.channel.close();
+  function removeMember(member: Member): void {
+    if (member.left) return;
+    member.left = true;
+    members -= 1;
+    if (member.timer) clearTimeout(member.timer);
+    member.outlet.pending.delete(member);
+    member.outlet.members -= 1;
+    member.group.members.delete(member);
   }
 
   function closeSource(group: Group): void {
@@ -200,12 +317,19 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
     });
   }
 
-  async function run(group: Group, args: ExecutionArgs): Promise<void> {
+  function endGroup(group: Group): void {
+    group.closed = true;
+    if (groups.get(group.key) === group) groups.delete(group.key);
+    for (const member of [...group.members]) {
+      // Frames already queued go out first; graphql-ws then sends `complete`.
+      removeMember(member);
+      member.finish?.(DONE);
+    }
+  }
+
+  async function run(group: Group, args: ExecutionArgs, engine: Engine): Promise<void> {
     try {
-      const result = await options.subscribe({
-        ...args,
-        rootValue: { ...(args.rootValue as object), [EVERY_VERSION_ROOT]: true },
-      });
+      const result = await engine.subscribe(args);
       if (!isAsyncIterable(result)) {
         // Refused after all (the members were accepted a moment ago): serve the errors, then end.
         publish(group, result as ExecutionResult);
@@ -229,45 +353,50 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
     }
   }
 
-  function startGroup(key: string, args: ExecutionArgs): Group {
-    const group: Group = { key, members: new Set(), latest: null, source: null, closed: false };
-    groups.set(key, group);
-    void run(group, args);
-    return group;
-  }
-
-  function leave(group: Group, member: Member): void {
-    group.members.delete(member);
+  function leave(member: Member): void {
+    const { group } = member;
+    removeMember(member);
     if (group.members.size > 0 || group.closed) return;
     group.closed = true;
     groups.delete(group.key);
     closeSource(group);
   }
 
-  function join(
-    group: Group,
-    socket: WebSocket,
-    id: string,
-    minIntervalMs: number,
-  ): AsyncIterableIterator<ExecutionResult> {
-    const splicer = splicerFor(socket);
-    const marker = JSON.stringify({ id, type: 'next', payload: SPLICE_MARKER });
-    const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+  function join(group: Group, connection: GraphQLWsConnection, id: string): Member {
+    const outlet = outletFor(connection);
     const member: Member = {
-      channel: new LatestValueChannel<Frame>(minIntervalMs, () => leave(group, member)),
+      group,
+      outlet,
+      idHead: Buffer.from(`{"id":${JSON.stringify(id)}`),
+      written: null,
+      dueAt: 0,
+      timer: null,
+      finish: null,
+      left: false,
     };
     group.members.add(member);
-    if (group.latest) member.channel.push(group.latest);
+    outlet.members += 1;
+    members += 1;
+    if (group.latest) {
+      outlet.pending.add(member);
+      flush(outlet);
+    }
+    return member;
+  }
+
+  /** What graphql-ws iterates for a member: nothing, until the member leaves or its group ends. */
+  function operationFor(member: Member): AsyncIterableIterator<ExecutionResult> {
     return {
-      async next() {
-        const step = await member.channel.next();
-        if (step.done) return { done: true, value: undefined };
-        splicer.expect(marker, Buffer.concat([head, step.value.payload, MESSAGE_TAIL]));
-        return { done: false, value: SPLICE_MARKER };
-      },
-      async return() {
-        member.channel.close();
-        return { done: true, value: undefined };
+      next: () =>
+        member.left
+          ? Promise.resolve(DONE)
+          : new Promise((resolve) => {
+              member.finish = resolve;
+            }),
+      return: () => {
+        leave(member);
+        member.finish?.(DONE);
+        return Promise.resolve(DONE);
       },
       [Symbol.asyncIterator]() {
         return this;
@@ -276,23 +405,34 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
   }
 
   return {
-    async share(socket, id, params, args, result) {
+    async share(connection, id, params, args, result, engine) {
       if (!isAsyncIterable(result)) return undefined;
       const shared = plan(params, args);
       if (!shared) return undefined;
       // The member's own stream proved it may subscribe with these arguments; the group serves it.
       await (result as AsyncIterableIterator<ExecutionResult>).return?.();
-      const group = groups.get(shared.key) ?? startGroup(shared.key, args);
-      return join(group, socket, id, shared.minIntervalMs);
+      let group = groups.get(shared.key);
+      if (!group) {
+        const created: Group = {
+          key: shared.key,
+          minIntervalMs: shared.minIntervalMs,
+          members: new Set(),
+          latest: null,
+          source: null,
+          closed: false,
+        };
+        groups.set(shared.key, created);
+        void run(created, { ...args, document: shared.document }, engine);
+        group = created;
+      }
+      return operationFor(join(group, connection, id));
     },
     metrics: {
       get groups() {
         return groups.size;
       },
       get members() {
-        let total = 0;
-        for (const group of groups.values()) total += group.members.size;
-        return total;
+        return members;
       },
       get executions() {
         return executions;

@@ -1,36 +1,26 @@
 import type http from 'node:http';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { type WebSocket, WebSocketServer } from 'ws';
 import type { WebSocketConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createStatsFanOut, type StatsFanOutMetrics } from './stats-fanout.js';
+import { type Extra, type GraphQLWsAdapter, serveGraphQLWs } from './ws-adapter.js';
 import type { Yoga } from './yoga.js';
 
-/**
- * Close codes this module sends itself. graphql-ws sends the protocol's own:
- * 4400 bad message, 4401 subscribe before ack, 4403 forbidden, 4408 no
- * `connection_init` in time, 4409 duplicate operation id, 4429 second
- * `connection_init`; `ws` sends 1009 for a frame over `maxPayload`.
- */
-export const WebSocketCloseCode = {
-  /** Server shutdown. */
-  GoingAway: 1001,
-  /** The client reads too slowly: its unsent backlog passed `maxBufferedBytes`. */
-  TryAgainLater: 1013,
-  /** Too many sockets from one client address. */
-  TooManyConnections: 4429,
-} as const;
+export { WebSocketCloseCode } from './ws-adapter.js';
 
 export interface WebSocketEndpoint {
   /** Open sockets right now. */
   readonly sockets: number;
-  /** Operations running on all sockets right now. */
+  /** Operations running on all sockets right now (refused ones never count). */
   readonly operations: number;
-  /** Sockets closed so far, by the close code the server saw (abuse shows here: 4400, 4408, 4429…). */
+  /** Unsent bytes held for all sockets right now. */
+  readonly bufferedBytes: number;
+  /** Messages received so far. */
+  readonly messagesReceived: number;
+  /** Sockets closed so far, by the close code the server saw (abuse shows here: 4400, 4408, 1013…). */
   readonly closesByCode: ReadonlyMap<number, number>;
-  /** Identical statsChanged subscriptions served by one execution each (see stats-fanout.ts). */
+  /** statsChanged subscriptions served by pre-framed fan-out (see stats-fanout.ts). */
   readonly sharedStats: StatsFanOutMetrics;
   /**
    * Closes every socket with 1001 (going away) and stops accepting; peers
@@ -46,18 +36,12 @@ export interface WebSocketOptions extends WebSocketConfig {
    * Decides whether a `connection_init` is accepted (false closes 4403); its
    * result becomes the ack payload. Authentication plugs in here.
    */
-  onConnect?: ServerOptions['onConnect'];
+  onConnect?: ServerOptions<Record<string, unknown> | undefined, Extra>['onConnect'];
+  /** Called with each push's fan-out: members written and the synchronous time it took. */
+  onFanOut?: (members: number, seconds: number) => void;
 }
 
-interface EnvelopedRoot {
-  execute: (args: ExecutionArgs) => unknown;
-  subscribe: (args: ExecutionArgs) => unknown;
-}
-
-/** The client address as the socket sees it (a reverse proxy's, when behind one). */
-function clientAddress(request: http.IncomingMessage): string {
-  return request.socket.remoteAddress ?? 'unknown';
-}
+type Enveloped = ReturnType<Yoga['getEnveloped']>;
 
 /**
  * graphql-ws on the same path as HTTP GraphQL. Every operation goes through
@@ -65,13 +49,10 @@ function clientAddress(request: http.IncomingMessage): string {
  * factory, plugins, limits and error masking as HTTP: there is no second
  * context pipeline to drift.
  *
- * Abuse limits: `maxPayload` per frame, a `connection_init` deadline, ping/pong
- * keep-alive (a peer that stops answering is terminated), a cap on operations
- * per socket and on sockets per client address, and a bound on each socket's
- * unsent backlog. A subscription only pulls its next event once the previous
- * one is flushed, so a slow `statsChanged` reader gets the latest version only
- * (the stats publisher keeps one value per subscriber); what still piles up
- * past the bound (many operations on a socket nobody reads) closes it.
+ * Abuse limits (see ws-adapter.ts for the socket-level ones): a cap on
+ * operations per socket, answered with a `TOO_MANY_OPERATIONS` error for the
+ * operation over it. statsChanged subscriptions of the plain shape are
+ * served by the pre-framed fan-out; everything else by graphql-ws itself.
  */
 export function attachWebSocketServer(
   server: http.Server,
@@ -79,56 +60,31 @@ export function attachWebSocketServer(
   options: WebSocketOptions,
 ): WebSocketEndpoint {
   const { log } = options;
-  const wss = new WebSocketServer({
+  // The enveloped engine each operation was prepared with, for graphql-ws' execute/subscribe.
+  const engines = new WeakMap<ExecutionArgs, Enveloped>();
+  const engineOf = (args: ExecutionArgs): Enveloped => {
+    const engine = engines.get(args);
+    if (!engine) throw new Error('operation was not prepared by onSubscribe');
+    return engine;
+  };
+  const statsFanOut = createStatsFanOut({ log, onFanOut: options.onFanOut });
+
+  const adapter: GraphQLWsAdapter = serveGraphQLWs({
     server,
     path: options.path ?? yoga.graphqlEndpoint,
-    maxPayload: options.maxPayloadBytes,
-  });
-  const socketsByAddress = new Map<string, number>();
-  const closesByCode = new Map<number, number>();
-  // Connection contexts that subscribed at least once, for counting running operations.
-  const contexts = new Set<{ subscriptions: Record<string, unknown> }>();
-
-  // Registered before graphql-ws' own listener, so a refused socket is closed before it is served.
-  wss.on('connection', (socket, request) => {
-    const address = clientAddress(request);
-    const count = (socketsByAddress.get(address) ?? 0) + 1;
-    socketsByAddress.set(address, count);
-    socket.once('close', (code) => {
-      closesByCode.set(code, (closesByCode.get(code) ?? 0) + 1);
-      const left = (socketsByAddress.get(address) ?? 1) - 1;
-      if (left <= 0) socketsByAddress.delete(address);
-      else socketsByAddress.set(address, left);
-    });
-    if (count > options.maxSocketsPerAddress) {
-      log.warn({ address, sockets: count }, 'websocket refused: too many sockets from one address');
-      socket.close(WebSocketCloseCode.TooManyConnections, 'Too many connections');
-    }
-  });
-
-  const closeIfBacklogged = (socket: WebSocket): void => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount <= options.maxBufferedBytes) return;
-    log.warn({ bufferedBytes: socket.bufferedAmount }, 'websocket closed: client reads too slowly');
-    // Once closing, graphql-ws sends nothing more to it: the backlog stops growing here.
-    socket.close(WebSocketCloseCode.TryAgainLater, 'Client reads too slowly');
-  };
-
-  const statsFanOut = createStatsFanOut({
     log,
-    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-  });
-
-  const disposable = useServer(
-    {
+    maxPayloadBytes: options.maxPayloadBytes,
+    keepAliveMs: options.keepAliveMs,
+    maxBufferedBytes: options.maxBufferedBytes,
+    maxSocketsPerAddress: options.maxSocketsPerAddress,
+    graphqlWs: {
       connectionInitWaitTimeout: options.connectionInitTimeoutMs,
       onConnect: options.onConnect,
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
-        contexts.add(ctx);
-        // The operation being subscribed is already registered in ctx.subscriptions.
-        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
+      execute: (args) => engineOf(args).execute(args) as never,
+      subscribe: (args) => engineOf(args).subscribe(args) as never,
+      onSubscribe: async (ctx, id, params) => {
+        const { operations } = ctx.extra.connection;
+        if (operations.size >= options.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(
               `Too many operations on this socket: at most ${options.maxSubscriptionsPerSocket} at a time.`,
@@ -136,75 +92,68 @@ export function attachWebSocketServer(
             ),
           ];
         }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        // Counted from here, so operations still being prepared count against the cap too.
+        operations.add(id);
+        const engine = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
         });
-        let document: ReturnType<typeof parse>;
         try {
-          document = parse(params.query);
+          const document = engine.parse(params.query);
+          const errors = engine.validate(engine.schema, document);
+          if (errors.length) {
+            operations.delete(id);
+            return errors;
+          }
+          const args: ExecutionArgs = {
+            schema: engine.schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await engine.contextFactory(),
+          };
+          engines.set(args, engine);
+          return args;
         } catch (error) {
-          return [error as never];
+          operations.delete(id);
+          if (error instanceof GraphQLError) return [error];
+          throw error;
         }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
-      },
-      onClose: (ctx) => {
-        contexts.delete(ctx);
-      },
-      onNext: (ctx) => {
-        closeIfBacklogged(ctx.extra.socket);
       },
       onOperation: (ctx, id, params, args, result) =>
-        statsFanOut.share(ctx.extra.socket, id, params, args, result),
+        statsFanOut.share(ctx.extra.connection, id, params, args, result, engineOf(args)),
+      onComplete: (ctx, id) => {
+        ctx.extra.connection.operations.delete(id);
+      },
+      onError: (ctx, id) => {
+        ctx.extra.connection.operations.delete(id);
+      },
+      onClose: (ctx) => {
+        ctx.extra.connection.operations.clear();
+      },
     },
-    wss,
-    options.keepAliveMs,
-  );
-
-  // graphql-ws reports socket errors (an oversize or malformed frame) with console.error and
-  // listens once only; ws has already closed such a socket with the fitting code (1009, 1002…).
-  wss.on('connection', (socket) => {
-    socket.removeAllListeners('error');
-    socket.on('error', (error) => log.warn({ reason: error.message }, 'websocket frame refused'));
   });
 
   return {
     get sockets() {
-      return wss.clients.size;
+      return adapter.sockets;
     },
-    closesByCode,
-    sharedStats: statsFanOut.metrics,
     get operations() {
-      let running = 0;
-      for (const ctx of contexts) running += Object.keys(ctx.subscriptions).length;
-      return running;
+      return adapter.operations;
     },
+    get bufferedBytes() {
+      return adapter.bufferedBytes;
+    },
+    get messagesReceived() {
+      return adapter.messagesReceived;
+    },
+    closesByCode: adapter.closesByCode,
+    sharedStats: statsFanOut.metrics,
     async close(graceMs = 5_000) {
       statsFanOut.stop();
-      for (const socket of wss.clients) {
-        socket.close(WebSocketCloseCode.GoingAway, 'Server shutting down');
-      }
-      // ws waits for every closing handshake, and a vanished peer never answers.
-      const cut = setTimeout(() => {
-        for (const socket of wss.clients) socket.terminate();
-      }, graceMs);
-      try {
-        await disposable.dispose();
-      } finally {
-        clearTimeout(cut);
-      }
+      await adapter.close(graceMs);
     },
   };
 }

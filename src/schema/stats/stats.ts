@@ -7,14 +7,6 @@ import { badUserInput } from '../errors.js';
 const DEFAULT_TOP_SKILLS = 10;
 const MAX_MIN_INTERVAL_MS = 60 * 60 * 1000;
 
-/**
- * A root value carrying this key asks `statsChanged` for every version,
- * unpaced: the WebSocket fan-out (src/server/stats-fanout.ts) executes one
- * stream for a whole group of identical subscriptions and paces each member
- * itself, so a member joining later still starts from the newest version.
- */
-export const EVERY_VERSION_ROOT: unique symbol = Symbol('statsChanged: every version');
-
 const ConsultantStats = builder
   .objectRef<DashboardStatsSnapshot['consultants']>('ConsultantStats')
   .implement({
@@ -122,7 +114,7 @@ builder.subscriptionField('statsChanged', (t) =>
         description: 'Send at most one update per this many milliseconds (the newest one).',
       }),
     },
-    subscribe: (root, args, { services }) => {
+    subscribe: (_root, args, { services }) => {
       const minIntervalMs = args.minIntervalMs ?? 0;
       if (minIntervalMs < 0 || minIntervalMs > MAX_MIN_INTERVAL_MS) {
         throw badUserInput(
@@ -130,10 +122,7 @@ builder.subscriptionField('statsChanged', (t) =>
           'minIntervalMs',
         );
       }
-      // Over SSE yoga passes no root value at all.
-      const everyVersion =
-        (root as { [EVERY_VERSION_ROOT]?: boolean } | undefined)?.[EVERY_VERSION_ROOT] === true;
-      return services.stats.subscribe({ minIntervalMs: everyVersion ? 0 : minIntervalMs });
+      return services.stats.subscribe({ minIntervalMs });
     },
     resolve: (snapshot, _args, context) => {
       // A subscription's context lives as long as the subscription: loaders
