@@ -39,6 +39,8 @@ export interface AppDependencies {
   log: Logger;
   /** Shared with tests so they can count the statements a request issues. */
   sqlCounter?: SqlStatementCounter;
+  /** Names this instance among several sharing a port (`WEB_CONCURRENCY`); sent on WebSocket upgrades. */
+  instance?: string;
 }
 
 export interface RunningApp {
@@ -254,6 +256,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           ...config.webSocket,
           log,
           onFanOut: metrics.observeFanOut,
+          instance: deps.instance,
           onConnect: createWebSocketOnConnect({
             authenticator,
             allowAnonymousReads: config.auth.allowAnonymousReads,

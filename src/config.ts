@@ -149,6 +149,12 @@ export const settings = {
     defaultText: EMBEDDED_OR_NOT,
     description: 'serve the live dashboard page on `/dashboard`',
   },
+  WEB_CONCURRENCY: {
+    group: 'server',
+    schema: positiveInt.max(64, 'must be at most 64').default(1),
+    description:
+      'worker processes sharing the port (node:cluster), each a full instance listening to the database; `1` runs the server in this process',
+  },
   SHUTDOWN_GRACE_MS: {
     group: 'server',
     schema: positiveInt.default(10_000),
@@ -468,6 +474,8 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   /** `dashboard`: serve the live dashboard page at `/dashboard`. */
   http: { host: string; port: number; graphiql: boolean; dashboard: boolean };
+  /** Worker processes sharing the port; 1 serves from the main process. */
+  webConcurrency: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   database: DatabaseConfig;
   changes: {
@@ -574,6 +582,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // On for the zero-setup demo; an API in front of someone's database opts in.
       dashboard: e.DASHBOARD ?? embedded,
     },
+    webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
     database: {
       url: e.DATABASE_URL,

@@ -65,6 +65,8 @@ export interface GraphQLWsAdapterOptions {
   maxBufferedBytes: number;
   /** Open sockets per client address; one more is closed 1013 once upgraded. */
   maxSocketsPerAddress: number;
+  /** Sent as `X-Instance` on every upgrade response when set. */
+  instance?: string;
   /** The protocol core's options (hooks, timeouts); handed to graphql-ws' `makeServer`. */
   graphqlWs: ServerOptions<Record<string, unknown> | undefined, Extra>;
 }
@@ -106,6 +108,10 @@ export function serveGraphQLWs(options: GraphQLWsAdapterOptions): GraphQLWsAdapt
     // Pre-framed writes go straight to the stream: no per-message compression.
     perMessageDeflate: false,
   });
+  if (options.instance) {
+    const header = `X-Instance: ${options.instance}`;
+    wss.on('headers', (headers) => headers.push(header));
+  }
   const connections = new Set<GraphQLWsConnection>();
   const socketsByAddress = new Map<string, number>();
   const closesByCode = new Map<number, number>();

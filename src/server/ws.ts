@@ -37,6 +37,8 @@ export interface WebSocketOptions extends WebSocketConfig {
    * result becomes the ack payload. Authentication plugs in here.
    */
   onConnect?: ServerOptions<Record<string, unknown> | undefined, Extra>['onConnect'];
+  /** Sent as `X-Instance` on upgrade responses, so an operator can tell which worker serves a socket. */
+  instance?: string;
   /** Called with each push's fan-out: members written and the synchronous time it took. */
   onFanOut?: (members: number, seconds: number) => void;
 }
@@ -77,6 +79,7 @@ export function attachWebSocketServer(
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
     maxSocketsPerAddress: options.maxSocketsPerAddress,
+    instance: options.instance,
     graphqlWs: {
       connectionInitWaitTimeout: options.connectionInitTimeoutMs,
       onConnect: options.onConnect,
