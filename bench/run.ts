@@ -33,6 +33,7 @@ import { fmtCount, type MetricResult } from './lib/report-types.js';
 import { measureHttpThroughput } from './scenarios/http-throughput.js';
 import { type LiveOptions, measureLive } from './scenarios/live.js';
 import { measureDeepCursor, measureSearch, measureStatementsPerPage } from './scenarios/pages.js';
+import { measurePushScale, type PushScaleOptions } from './scenarios/push-scale.js';
 import { measureStatsScale, type StatsCostPoint } from './scenarios/stats-scale.js';
 import { measureWriteThroughput } from './scenarios/write-throughput.js';
 
@@ -45,6 +46,7 @@ interface Profile {
   writes: { writers: number[]; seconds: number; rounds: number };
   http: { seconds: number; rounds: number; connections: number };
   live: LiveOptions;
+  pushScale: PushScaleOptions;
 }
 
 const PROFILES: Record<'smoke' | 'full', Profile> = {
@@ -70,6 +72,13 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       pollingSeconds: 3,
       pollingWritesPerSecond: 5,
     },
+    pushScale: {
+      subscriberCounts: [100],
+      workerSubscribers: [50],
+      clientProcesses: 2,
+      writes: 5,
+      gapMs: 150,
+    },
   },
   full: {
     sizes: [
@@ -93,6 +102,13 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       floodSeconds: 10,
       pollingSeconds: 30,
       pollingWritesPerSecond: 5,
+    },
+    pushScale: {
+      subscriberCounts: [1_000, 10_000],
+      workerSubscribers: [1_000, 10_000],
+      clientProcesses: 4,
+      writes: 20,
+      gapMs: 200,
     },
   },
 };
@@ -310,6 +326,11 @@ async function main(): Promise<void> {
     }
     await api.stop();
     api = undefined;
+
+    const pushScale = await attempt('push scale', failures, rows, () =>
+      measurePushScale(largest.database.url, profile.pushScale, (message) => log(message)),
+    );
+    if (pushScale) rows.push(...pushScale);
 
     const runningServer = server;
     const writes = await attempt('write throughput', failures, rows, () =>

@@ -47,7 +47,12 @@ function onValue(index: number, version: bigint): void {
   }
 }
 
-async function connect(url: string, count: number, query: string): Promise<string> {
+async function connect(
+  url: string,
+  count: number,
+  query: string,
+  operationId?: string,
+): Promise<string> {
   for (let start = 0; start < count; start += CONNECT_BATCH) {
     const batch: Promise<void>[] = [];
     for (let i = start; i < Math.min(count, start + CONNECT_BATCH); i += 1) {
@@ -57,6 +62,7 @@ async function connect(url: string, count: number, query: string): Promise<strin
         webSocketImpl: WebSocket,
         lazy: false,
         retryAttempts: 0,
+        ...(operationId ? { generateID: () => operationId } : {}),
         onNonLazyError: () => {
           errors += 1;
         },
@@ -137,7 +143,7 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'connect':
       reply({
         type: 'connected',
-        newest: await connect(request.url, request.count, request.query),
+        newest: await connect(request.url, request.count, request.query, request.operationId),
       });
       return;
     case 'await':

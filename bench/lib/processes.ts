@@ -83,6 +83,8 @@ const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
 export interface ApiOptions {
   databaseUrl: string;
   coalesceMs?: number;
+  /** WEB_CONCURRENCY: worker processes sharing the port (default 1). */
+  workers?: number;
 }
 
 /**
@@ -104,8 +106,18 @@ export function startApi(options: ApiOptions): Promise<ServerProcess> {
       DASHBOARD: 'false',
       ALLOW_ANONYMOUS_READS: 'true',
       METRICS_TOKEN: BENCH_METRICS_TOKEN,
+      WEB_CONCURRENCY: String(options.workers ?? 1),
     },
     '/ready',
+  );
+}
+
+/** A plain `ws` broadcast of one pre-built buffer (bench/ws-broadcast-server.ts): the push-latency reference. */
+export function startWsBroadcast(payloadBytes: number): Promise<ServerProcess> {
+  return startProcess(
+    'bench/ws-broadcast-server.ts',
+    { PAYLOAD_BYTES: String(payloadBytes) },
+    '/health',
   );
 }
 
@@ -122,6 +134,8 @@ export interface ApiCounters {
   subscriptions: number;
   webSockets: number;
   rssBytes: number;
+  /** statsChanged WebSocket fan-out: synchronous seconds spent, and members written, over all pushes. */
+  fanOut: { seconds: number; members: number };
   /** Server side of the push path: change notification received → snapshot handed to the subscribers. */
   changeToPushSeconds: { sum: number; count: number };
 }
@@ -146,6 +160,10 @@ export async function readCounters(api: ServerProcess): Promise<ApiCounters> {
     subscriptions: metricValue(text, 'stats_subscriptions'),
     webSockets: metricValue(text, 'websocket_connections'),
     rssBytes: metricValue(text, 'process_resident_memory_bytes'),
+    fanOut: {
+      seconds: metricValue(text, 'stats_fanout_duration_seconds_sum'),
+      members: metricValue(text, 'stats_fanout_members_sum'),
+    },
     changeToPushSeconds: {
       sum: metricValue(text, 'stats_change_to_push_seconds_sum'),
       count: metricValue(text, 'stats_change_to_push_seconds_count'),

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export type WorkerRequest =
-  | { type: 'connect'; url: string; count: number; query: string }
+  | { type: 'connect'; url: string; count: number; query: string; operationId?: string }
   | { type: 'await'; after: string; timeoutMs: number }
   | { type: 'counts' }
   | { type: 'close' };
@@ -85,6 +85,8 @@ export async function startSubscribers(options: {
   total: number;
   processes: number;
   query?: string;
+  /** One operation id for every client (default: graphql-ws' random ids), so a server may send all of them one buffer. */
+  operationId?: string;
 }): Promise<SubscriberFleet> {
   const processes = Math.max(1, Math.min(options.processes, options.total));
   const workers = Array.from({ length: processes }, () => {
@@ -124,6 +126,7 @@ export async function startSubscribers(options: {
             url: options.wsUrl,
             count,
             query: options.query ?? DASHBOARD_SUBSCRIPTION,
+            operationId: options.operationId,
           },
           'connected',
         );

@@ -258,9 +258,9 @@ export async function measureLive(
         id: 'memory_per_subscription',
         metric: 'memory per idle subscription (RSS delta / subscriptions)',
         value: `${kb.toFixed(1)} KB`,
-        target: '≤ 15 KB',
+        target: '≤ 12 KB',
         // A negative delta means the heap shrank meanwhile: the figure is noise, not a pass.
-        verdict: verdict(kb > 0 && kb <= 15),
+        verdict: verdict(kb > 0 && kb <= 12),
         note:
           kb <= 0
             ? 'RSS fell while the subscribers connected (garbage collected): too few subscriptions to measure'
