@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { createRefusalAudit, type RefusalAudit } from './audit/refusal-audit.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { resolveJwtSecret } from './auth/dev-secret.js';
 import { createMutationRateLimiter } from './auth/mutation-rate-limit.js';
@@ -86,6 +87,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
   let stopping: Promise<void> | undefined;
   let tasks: TaskRunner | undefined;
   let reports: ReportService | undefined;
+  let refusals: RefusalAudit | undefined;
   const caches = createCaches(config.cache);
   const metrics = createMetrics(
     {
@@ -220,6 +222,11 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           jwksUrl: config.auth.jwksUrl,
           apiKeys: config.auth.apiKeys,
         });
+        refusals = createRefusalAudit({
+          db,
+          log,
+          windowSeconds: config.auth.mutationRateWindowSeconds,
+        });
         const services: Services = {
           db,
           log,
@@ -231,8 +238,10 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           allowAnonymousReads: config.auth.allowAnonymousReads,
           mutationRate: createMutationRateLimiter({
             limit: config.auth.mutationRateLimit,
+            limitPerAddress: config.auth.mutationRateLimitPerAddress,
             windowSeconds: config.auth.mutationRateWindowSeconds,
           }),
+          refusals,
         };
         yoga = createYogaServer({
           schema: buildSchema(),
@@ -284,6 +293,8 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           tasks?.stop(),
         ]);
         await changes?.stop();
+        // Counts of refused attempts still being written go in before the pool closes.
+        await refusals?.settled();
         await pool?.end();
         await embedded?.stop();
       })();

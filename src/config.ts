@@ -280,7 +280,13 @@ export const settings = {
     group: 'auth',
     schema: nonNegativeInt.default(120),
     description:
-      'mutations one actor may attempt per window, counted per instance (`0`: no limit); past it `RATE_LIMITED` with `retryAfterSeconds`, audited as refused',
+      'mutation attempts of one actor per window, counted per instance (`0`: no limit), refused ones included (all anonymous callers are one actor); past it `RATE_LIMITED` with `retryAfterSeconds`, audited as refused',
+  },
+  MUTATION_RATE_LIMIT_PER_ADDRESS: {
+    group: 'auth',
+    schema: nonNegativeInt.default(600),
+    description:
+      'mutation attempts one client address may make per window, counted per instance (`0`: no limit); refused attempts (no credential, wrong role) count too; behind a reverse proxy every client shares its address',
   },
   MUTATION_RATE_WINDOW_SECONDS: {
     group: 'auth',
@@ -539,6 +545,8 @@ export interface AuthConfig {
   allowAnonymousReads: boolean;
   /** Mutations one actor may attempt per window; 0 turns the limit off. */
   mutationRateLimit: number;
+  /** Mutation attempts one client address may make per window; 0 turns the limit off. */
+  mutationRateLimitPerAddress: number;
   mutationRateWindowSeconds: number;
 }
 
@@ -613,6 +621,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // Open reads suit the local demo only; an API in front of real data asks for a token.
       allowAnonymousReads: e.ALLOW_ANONYMOUS_READS ?? embedded,
       mutationRateLimit: e.MUTATION_RATE_LIMIT,
+      mutationRateLimitPerAddress: e.MUTATION_RATE_LIMIT_PER_ADDRESS,
       mutationRateWindowSeconds: e.MUTATION_RATE_WINDOW_SECONDS,
     },
     tasks: { retentionMs: e.TASK_RETENTION_HOURS * 3_600_000 },

@@ -1,3 +1,5 @@
+import { getOperationAST, parse } from 'graphql';
+import type { RefusalAudit } from './audit/refusal-audit.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { MutationRateLimiter } from './auth/mutation-rate-limit.js';
 import type { Viewer } from './auth/viewer.js';
@@ -23,8 +25,10 @@ export interface Services {
   reports: ReportService;
   /** Queries and subscriptions without a token are allowed. */
   allowAnonymousReads: boolean;
-  /** Mutations per actor per window. */
+  /** Mutation attempts per actor and per client address per window. */
   mutationRate: MutationRateLimiter;
+  /** Refused mutation attempts, one counted row per actor, address, operation and window. */
+  refusals: RefusalAudit;
 }
 
 /** What every resolver receives, on HTTP and WebSocket alike. */
@@ -34,6 +38,14 @@ export interface Context {
   loaders: Loaders;
   /** Null for an anonymous caller. */
   viewer: Viewer | null;
+  /** The TCP peer's address (a reverse proxy's, behind one): rate limits and refusal rows use it. */
+  clientAddress: string;
+  /**
+   * Why the credential sent with a mutation was refused. Such a request is
+   * not failed here like any other: each of its mutations is counted and
+   * audited, then refused with UNAUTHENTICATED (see adminOnly).
+   */
+  credentialRefusal?: string;
 }
 
 /**
@@ -43,6 +55,10 @@ export interface Context {
  */
 export interface InitialContext {
   request?: { headers: { get(name: string): string | null } };
+  /** The node request (HTTP, and the upgrade request of a WebSocket). */
+  req?: { socket?: { remoteAddress?: string } };
+  /** The GraphQL parameters of the request. */
+  params?: { query?: string; operationName?: string | null };
   /** graphql-ws' connection `extra`, where its `onConnect` left the outcome. */
   extra?: AuthenticatedExtra;
 }
@@ -60,12 +76,31 @@ export async function createContext(
   const authentication =
     initial.extra?.authentication ??
     (await services.authenticator.authenticate(initial.request?.headers.get('authorization')));
+  const base = {
+    services,
+    loaders: createLoaders(services.db),
+    clientAddress: initial.req?.socket?.remoteAddress ?? 'unknown',
+  };
   if (authentication.kind === 'invalid') {
+    if (isMutation(initial.params)) {
+      return { ...base, viewer: null, credentialRefusal: authentication.reason };
+    }
     throw unauthenticated(`Invalid credentials: ${authentication.reason}`);
   }
   return {
-    services,
-    loaders: createLoaders(services.db),
+    ...base,
     viewer: authentication.kind === 'authenticated' ? authentication.viewer : null,
   };
+}
+
+/** Whether the request runs a mutation; a document that does not parse is not one (it fails later). */
+function isMutation(params: InitialContext['params']): boolean {
+  if (!params?.query) return false;
+  try {
+    // Bounded like the API's own parse: this runs before the token limit does.
+    const document = parse(params.query, { maxTokens: 10_000 });
+    return getOperationAST(document, params.operationName ?? undefined)?.operation === 'mutation';
+  } catch {
+    return false;
+  }
 }

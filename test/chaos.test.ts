@@ -80,6 +80,7 @@ describe('chaos: backends terminated again and again under writes, reads and a s
         ...AUTH_OVERRIDES,
         ALLOW_ANONYMOUS_READS: 'true',
         MUTATION_RATE_LIMIT: '0',
+        MUTATION_RATE_LIMIT_PER_ADDRESS: '0',
         LISTENER_MAX_BACKOFF_MS: '500',
         DATABASE_CONNECT_TIMEOUT_MS: '5000',
       },

@@ -262,7 +262,7 @@ describe('connections terminated while mutations run', () => {
 
   it('survives backends terminated in the middle of transactions, under six writing clients', async () => {
     const server = await startTestServer(
-      { ...AUTH_OVERRIDES, MUTATION_RATE_LIMIT: '0' },
+      { ...AUTH_OVERRIDES, MUTATION_RATE_LIMIT: '0', MUTATION_RATE_LIMIT_PER_ADDRESS: '0' },
       { disposer: dispose },
     );
     const admin = await tokenFor('admin', 'fault-admin');

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, type SQL, sql } from 'drizzle-orm';
 import { type AuditLogRow, auditLogs } from '../schema/index.js';
 import type { Executor } from './executor.js';
 import type { PageResult } from './keyset.js';
@@ -63,9 +63,26 @@ export async function pageAuditLogs(
   };
 }
 
+/**
+ * Sets the attempt count of an aggregated refusal row (see
+ * src/audit/refusal-audit.ts) and when the last one happened.
+ */
+export async function setAuditAttemptCount(
+  db: Executor,
+  id: number,
+  attempts: number,
+): Promise<void> {
+  await db
+    .update(auditLogs)
+    .set({
+      details: sql`${auditLogs.details} || jsonb_build_object('count', ${attempts}::int, 'lastAt', now())`,
+    })
+    .where(eq(auditLogs.id, id));
+}
+
 export async function countAuditLogs(db: Executor, filter: AuditFilter): Promise<number> {
   const [row] = await db
-    .select({ n: count() })
+    .select({ n: sql<number>`count(*)::int` })
     .from(auditLogs)
     .where(and(...conditions(filter)));
   return row?.n ?? 0;
@@ -77,10 +94,14 @@ export interface AuditStatsRow {
   count: number;
 }
 
-/** Attempts per operation and outcome, within the filter. */
+/** Attempts per operation and outcome, within the filter; an aggregated refusal row counts its attempts. */
 export async function auditStats(db: Executor, filter: AuditFilter): Promise<AuditStatsRow[]> {
   return db
-    .select({ operation: auditLogs.operation, success: auditLogs.success, count: count() })
+    .select({
+      operation: auditLogs.operation,
+      success: auditLogs.success,
+      count: sql<number>`sum(coalesce((${auditLogs.details}->>'count')::int, 1))::int`,
+    })
     .from(auditLogs)
     .where(and(...conditions(filter)))
     .groupBy(auditLogs.operation, auditLogs.success)

@@ -1,8 +1,8 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { auditedWrite, recordFailedAttempt, type WriteOutcome } from '../../audit/audited-write.js';
+import { auditedWrite, type WriteOutcome } from '../../audit/audited-write.js';
 import type { Context } from '../../context.js';
 import type { Transaction } from '../../db/queries/executor.js';
-import { rateLimited } from '../errors.js';
+import { ErrorCode, rateLimited, unauthenticated } from '../errors.js';
 import { ValidationError } from '../validation.js';
 
 export interface MutationAttempt {
@@ -23,9 +23,16 @@ function describeFailure(error: unknown): Record<string, unknown> {
 }
 
 /**
- * The `authScopes` of a mutation: admins only, and a refused attempt is
- * recorded (in its own transaction) before the caller gets its
- * UNAUTHENTICATED or FORBIDDEN error.
+ * The `authScopes` of a mutation, run before anything else of it. In this
+ * order, so that refusals cost as much as attempts:
+ * 1. the attempt spends the actor's and the client address's allowance
+ *    (MUTATION_RATE_LIMIT, MUTATION_RATE_LIMIT_PER_ADDRESS), whoever the
+ *    caller is: past either, RATE_LIMITED;
+ * 2. a credential that was sent but is invalid: UNAUTHENTICATED (HTTP 401);
+ * 3. no credential, or not an admin: UNAUTHENTICATED or FORBIDDEN.
+ * Each refusal is counted in the audit trail, one row per actor, address,
+ * operation and outcome per window (see refusal-audit.ts), before the
+ * caller gets its error.
  */
 export function adminOnly(resourceType: string) {
   return async (
@@ -34,52 +41,52 @@ export function adminOnly(resourceType: string) {
     context: Context,
     info: GraphQLResolveInfo,
   ): Promise<boolean> => {
-    if (context.viewer?.role === 'admin') return true;
-    await recordFailedAttempt(
-      context.services,
-      {
-        actor: context.viewer?.actor ?? 'anonymous',
+    const { mutationRate, refusals } = context.services;
+    const actor = context.credentialRefusal
+      ? INVALID_CREDENTIAL_ACTOR
+      : (context.viewer?.actor ?? 'anonymous');
+    const refuse = (error: string) =>
+      refusals.record({
+        actor,
+        address: context.clientAddress,
         operation: info.fieldName,
         resourceType,
-      },
-      { error: context.viewer ? 'FORBIDDEN' : 'UNAUTHENTICATED' },
-    );
+        error,
+      });
+    const decision = await mutationRate.take(actor, context.clientAddress);
+    if (!decision.allowed) {
+      await refuse(ErrorCode.RateLimited);
+      throw rateLimited(
+        `Too many mutations: at most ${decision.limit} every ${mutationRate.windowSeconds} s for one ${decision.exhausted === 'actor' ? 'actor' : 'client address'}; retry in ${decision.retryAfterSeconds} s.`,
+        decision.retryAfterSeconds,
+      );
+    }
+    if (context.credentialRefusal) {
+      await refuse(INVALID_CREDENTIALS);
+      throw unauthenticated(`Invalid credentials: ${context.credentialRefusal}`);
+    }
+    if (context.viewer?.role === 'admin') return true;
+    await refuse(context.viewer ? ErrorCode.Forbidden : ErrorCode.Unauthenticated);
     return false;
   };
 }
 
-/**
- * Spends one of the actor's mutations for the window (MUTATION_RATE_LIMIT);
- * past the limit the attempt is recorded as refused and RATE_LIMITED thrown,
- * before anything is validated or written.
- */
-export async function enforceMutationRate(
-  context: Context,
-  attempt: MutationAttempt,
-): Promise<void> {
-  const { mutationRate } = context.services;
-  const actor = context.viewer?.actor ?? 'anonymous';
-  const decision = await mutationRate.take(actor);
-  if (decision.allowed) return;
-  await recordFailedAttempt(
-    context.services,
-    { ...attempt, actor },
-    { ...attempt.details, error: 'RATE_LIMITED' },
-  );
-  throw rateLimited(
-    `Too many mutations: at most ${mutationRate.limit} every ${mutationRate.windowSeconds} s for one actor; retry in ${decision.retryAfterSeconds} s.`,
-    decision.retryAfterSeconds,
-  );
-}
+/** The actor of attempts made with a credential that did not verify (it names nobody). */
+export const INVALID_CREDENTIAL_ACTOR = 'invalid-credential';
+/** The audit `details.error` of those attempts. */
+export const INVALID_CREDENTIALS = 'INVALID_CREDENTIALS';
 
-/** Runs a mutation's validation and writes in one transaction with its audit row (see auditedWrite). */
+/**
+ * Runs a mutation's validation and writes in one transaction with its audit
+ * row (see auditedWrite). adminOnly has already let the attempt through,
+ * rate limit included.
+ */
 export async function runAuditedMutation<T>(
   context: Context,
   attempt: MutationAttempt,
   write: (tx: Transaction) => Promise<WriteOutcome<T>>,
   translateError?: (error: unknown) => unknown,
 ): Promise<T> {
-  await enforceMutationRate(context, attempt);
   const { db, log } = context.services;
   return auditedWrite(
     { db, log, describeFailure, translateError },
