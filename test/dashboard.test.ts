@@ -1,22 +1,14 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSkipReason, launchChromium } from './support/browser.js';
 import { createTestDatabase, withClient } from './support/database.js';
 import { createDisposer, disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-/** Debian's `chromium` package; CI installs it (see .ci/run). */
-const CHROMIUM = '/usr/bin/chromium';
-const browserInstalled = existsSync(CHROMIUM);
-const browserRequired = process.env.REQUIRE_BROWSER_TESTS === '1';
-const skipReason =
-  browserInstalled || browserRequired
-    ? undefined
-    : `${CHROMIUM} not found (apt-get install chromium; REQUIRE_BROWSER_TESTS=1 makes this a failure)`;
-if (skipReason) console.warn(`dashboard browser tests skipped: ${skipReason}`);
+const skipReason = browserSkipReason('dashboard');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUTPUT_DIR = path.join(root, 'test-output');
@@ -87,12 +79,7 @@ describe.skipIf(skipReason !== undefined)('the live dashboard in headless Chromi
   const browserDisposer = createDisposer();
 
   beforeAll(async () => {
-    if (!browserInstalled) {
-      throw new Error(
-        `REQUIRE_BROWSER_TESTS=1 but ${CHROMIUM} is missing (apt-get install chromium)`,
-      );
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    browser = await launchChromium();
     browserDisposer.add(() => browser.close());
   });
   afterAll(() => browserDisposer.run());

@@ -6,8 +6,11 @@ import type { Logger } from '../logger.js';
 import { useCSRFPrevention } from './plugins/use-csrf-prevention.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { createErrorLog } from './plugins/use-error-log.js';
+import { renderGraphiQLPage, useGraphiQL } from './plugins/use-graphiql.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useTextInputCheck } from './plugins/use-text-input-check.js';
+
+const GRAPHQL_ENDPOINT = '/graphql';
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -31,12 +34,14 @@ export function createYogaServer({
   const errorLog = createErrorLog(log);
   return createYoga<Record<string, unknown>, Context>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     // HTTP: yoga's initial context holds the request; WebSocket: `extra`, where onConnect authenticated.
     context: (initial) => createContext(services, initial as InitialContext),
     graphiql: config.http.graphiql
       ? { title: 'consultator-graphql', subscriptionsProtocol: 'WS' }
       : false,
+    // GraphiQL's code comes from this server, never from a CDN: it works offline.
+    renderGraphiQL: renderGraphiQLPage,
     landingPage: false,
     // Over the limit: 413 before the body is read (Content-Length) or while it streams.
     maxRequestBodySize: config.limits.requestBodyLimitBytes,
@@ -59,6 +64,7 @@ export function createYogaServer({
       ...useQueryLimits(config.limits),
       useTextInputCheck(),
       ...(config.limits.csrfPrevention ? [useCSRFPrevention()] : []),
+      ...(config.http.graphiql ? [useGraphiQL({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : []),
       ...plugins,
     ],
   });
