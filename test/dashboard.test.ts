@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserSkipReason, useChromium } from './support/browser.js';
 import { createTestDatabase, withClient } from './support/database.js';
-import { createDisposer, disposeAfterEach, waitFor } from './support/dispose.js';
+import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const skipReason = browserSkipReason('dashboard');
@@ -75,18 +75,11 @@ async function waitForNewRows(page: Page, previous: TableRow[]): Promise<TableRo
 }
 
 describe.skipIf(skipReason !== undefined)('the live dashboard in headless Chromium', () => {
-  let browser: Browser;
-  const browserDisposer = createDisposer();
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-    browserDisposer.add(() => browser.close());
-  });
-  afterAll(() => browserDisposer.run());
+  const browser = useChromium();
 
   /** A fresh browser context on the dashboard, closed after the test; uncaught page errors are collected. */
   async function openDashboard(server: TestServer): Promise<{ page: Page; pageErrors: Error[] }> {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+    const context = await browser().newContext({ viewport: { width: 1360, height: 1000 } });
     dispose.add(() => context.close());
     const page = await context.newPage();
     const pageErrors: Error[] = [];

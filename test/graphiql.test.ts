@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import {
   GRAPHIQL_ASSETS_PATH,
   GRAPHIQL_CONTENT_SECURITY_POLICY,
 } from '../src/server/plugins/use-graphiql.js';
-import { browserSkipReason, launchChromium } from './support/browser.js';
+import { browserSkipReason, useChromium } from './support/browser.js';
 import { withClient } from './support/database.js';
-import { createDisposer, disposeAfterEach, waitFor } from './support/dispose.js';
+import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer } from './support/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,14 +77,7 @@ describe('GraphiQL files', () => {
 });
 
 describe.skipIf(skipReason !== undefined)('GraphiQL in headless Chromium', () => {
-  let browser: Browser;
-  const browserDisposer = createDisposer();
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-    browserDisposer.add(() => browser.close());
-  });
-  afterAll(() => browserDisposer.run());
+  const browser = useChromium();
 
   /** The result pane's text (Monaco shows spaces as no-break spaces). */
   async function resultPane(page: Page): Promise<string> {
@@ -105,7 +98,7 @@ describe.skipIf(skipReason !== undefined)('GraphiQL in headless Chromium', () =>
     const origin = new URL(server.url).origin;
     const { consultants, statsChanged } = await readmeDocuments();
 
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const context = await browser().newContext({ viewport: { width: 1400, height: 1000 } });
     dispose.add(() => context.close());
     // Anything for another origin is recorded and refused, as it would fail offline.
     const foreign: string[] = [];

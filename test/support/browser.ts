@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Debian's `chromium` package; CI installs it (see .ci/run). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -25,4 +26,20 @@ export async function launchChromium(): Promise<Browser> {
     );
   }
   return chromium.launch({ executablePath: CHROMIUM, headless: true });
+}
+
+/**
+ * One Chromium for the calling `describe` block: launched before its tests,
+ * closed after them. Returns a getter, valid inside the tests.
+ */
+export function useChromium(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(() => browser?.close());
+  return () => {
+    if (!browser) throw new Error('Chromium is not running (used outside a test?)');
+    return browser;
+  };
 }
