@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import {
   GRAPHIQL_ASSETS_PATH,
   GRAPHIQL_CONTENT_SECURITY_POLICY,
@@ -10,10 +10,12 @@ import {
 import { browserSkipReason, useChromium } from './support/browser.js';
 import { withClient } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
-import { startTestServer } from './support/server.js';
+import { startTestServer, type TestServer } from './support/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const skipReason = browserSkipReason('GraphiQL');
+const OUTPUT_DIR = path.join(root, 'test-output');
+let screenshots = 0;
 const LIVE_TIMEOUT_MS = 20_000;
 /** What a browser sends when a person opens the URL. */
 const HTML_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
@@ -84,61 +86,77 @@ describe.skipIf(skipReason !== undefined)('GraphiQL in headless Chromium', () =>
     return (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
   }
 
-  /** Pastes a document into the active tab's editor, replacing what is there, and runs it. */
-  async function run(page: Page, document: string): Promise<void> {
-    const editor = page.locator('.graphiql-query-editor .monaco-editor').first();
-    await editor.click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.insertText(document);
-    await page.locator('.graphiql-execute-button').click();
+  /**
+   * Opens GraphiQL with `document` in its editor (GraphiQL's own shareable
+   * `?query=` link) in a fresh browser context, and runs it. Every request
+   * for another origin is recorded in `foreign` and refused, as it would fail
+   * offline.
+   */
+  async function openAndRun(
+    server: TestServer,
+    document: string,
+    seen: { foreign: string[]; sockets: string[]; pageErrors: Error[] },
+  ): Promise<Page> {
+    const origin = new URL(server.url).origin;
+    const context = await browser().newContext({ viewport: { width: 1400, height: 1000 } });
+    dispose.add(() => context.close());
+    await context.route(
+      (url) => url.origin !== origin && url.protocol !== 'blob:' && url.protocol !== 'data:',
+      (route) => {
+        seen.foreign.push(route.request().url());
+        return route.abort();
+      },
+    );
+    const page = await context.newPage();
+    // What the page showed, for a failure on a machine nobody watches.
+    onTestFailed(async () => {
+      await mkdir(OUTPUT_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(OUTPUT_DIR, `graphiql-${++screenshots}.png`) });
+    });
+    page.on('pageerror', (error) => seen.pageErrors.push(error));
+    page.on('websocket', (socket) => seen.sockets.push(socket.url()));
+    const response = await page.goto(`${server.graphqlUrl}?query=${encodeURIComponent(document)}`);
+    expect(response?.status()).toBe(200);
+    const run = page.locator('.graphiql-execute-button');
+    await run.waitFor({ timeout: LIVE_TIMEOUT_MS });
+    // The editor shows the document before it runs.
+    const firstLine = document.split('\n').find((line) => /^\s*(query|subscription)\b/.test(line));
+    await waitFor(
+      async () =>
+        (await page.locator('.graphiql-query-editor').innerText())
+          .replace(/\u00a0/g, ' ')
+          .includes(firstLine?.trim() ?? '?'),
+      LIVE_TIMEOUT_MS,
+    );
+    await run.click();
+    return page;
   }
 
   it('runs the README query and a statsChanged subscription that shows a new version after a write, offline', async () => {
     const server = await startTestServer({ GRAPHIQL: 'true' }, { disposer: dispose });
     const origin = new URL(server.url).origin;
     const { consultants, statsChanged } = await readmeDocuments();
-
-    const context = await browser().newContext({ viewport: { width: 1400, height: 1000 } });
-    dispose.add(() => context.close());
-    // Anything for another origin is recorded and refused, as it would fail offline.
-    const foreign: string[] = [];
-    await context.route(
-      (url) => url.origin !== origin && url.protocol !== 'blob:' && url.protocol !== 'data:',
-      (route) => {
-        foreign.push(route.request().url());
-        return route.abort();
-      },
-    );
-    const page = await context.newPage();
-    const pageErrors: Error[] = [];
-    const sockets: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error));
-    page.on('websocket', (socket) => sockets.push(socket.url()));
-
-    const response = await page.goto(server.graphqlUrl);
-    expect(response?.status()).toBe(200);
-    await page.locator('.graphiql-execute-button').waitFor({ timeout: LIVE_TIMEOUT_MS });
+    const seen = { foreign: [] as string[], sockets: [] as string[], pageErrors: [] as Error[] };
 
     // The README's consultants query: the first page and the API's count.
     const { body } = await server.query('{ consultants(first: 1) { totalCount } }');
     const total: number = body.data.consultants.totalCount;
-    await run(page, consultants);
+    const page = await openAndRun(server, consultants, seen);
     await waitFor(
       async () => (await resultPane(page)).includes(`"totalCount": ${total}`),
       LIVE_TIMEOUT_MS,
     );
     expect(await resultPane(page)).toContain('"fullName"');
 
-    // The subscription, in a new tab, over graphql-ws on this origin.
-    await page.locator('.graphiql-tab-add').click();
-    await run(page, statsChanged);
+    // The subscription, over graphql-ws on this origin.
+    const live = await openAndRun(server, statsChanged, seen);
     const versionIn = (text: string) => {
       const match = /"version": "(\d+)"/.exec(text);
       return match ? BigInt(match[1] ?? '0') : undefined;
     };
-    const first = await waitFor(async () => versionIn(await resultPane(page)), LIVE_TIMEOUT_MS);
-    expect(await resultPane(page)).toContain(`"total": ${total}`);
-    expect(sockets).toEqual([`${origin.replace(/^http/, 'ws')}/graphql`]);
+    const first = await waitFor(async () => versionIn(await resultPane(live)), LIVE_TIMEOUT_MS);
+    expect(await resultPane(live)).toContain(`"total": ${total}`);
+    expect(seen.sockets).toEqual([`${origin.replace(/^http/, 'ws')}/graphql`]);
 
     await withClient(server.databaseUrl, (client) =>
       client.query(
@@ -148,12 +166,12 @@ describe.skipIf(skipReason !== undefined)('GraphiQL in headless Chromium', () =>
     );
 
     const next = await waitFor(async () => {
-      const version = versionIn(await resultPane(page));
+      const version = versionIn(await resultPane(live));
       return version !== undefined && version > first && version;
     }, LIVE_TIMEOUT_MS);
     expect(next).toBeGreaterThan(first);
-    expect(await resultPane(page)).toContain(`"total": ${total + 1}`);
-    expect(foreign).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(await resultPane(live)).toContain(`"total": ${total + 1}`);
+    expect(seen.foreign).toEqual([]);
+    expect(seen.pageErrors).toEqual([]);
   }, 60_000);
 });
