@@ -118,6 +118,9 @@ export function buildApp(config: Config, deps: AppDependencies): App {
       ...config.database.embedded,
       database: EMBEDDED_DATABASE_NAME,
       log: (message) => log.debug({ component: 'embedded-postgres' }, message),
+      // Its log is relayed into ours: no DETAIL lines, which repeat values
+      // ("Key (email)=(…) already exists"); statement texts carry no parameters.
+      settings: { log_error_verbosity: 'terse' },
     });
     log.info(
       {
@@ -221,6 +224,7 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           jwtSecret: await resolveJwtSecret(config),
           jwksUrl: config.auth.jwksUrl,
           apiKeys: config.auth.apiKeys,
+          jwtMaxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
         });
         refusals = createRefusalAudit({
           db,

@@ -270,6 +270,12 @@ export const settings = {
     shown: null,
     description: 'static keys (role `viewer` or `admin`, keys of 16+ characters); never logged',
   },
+  JWT_MAX_LIFETIME_SECONDS: {
+    group: 'auth',
+    schema: positiveInt.default(86_400),
+    description:
+      'longest lifetime of a bearer JWT (`exp` - `iat`, or `exp` - now without `iat`); longer-lived tokens, and tokens without `exp`, are refused (401); `npm run token` refuses to mint them',
+  },
   ALLOW_ANONYMOUS_READS: {
     group: 'auth',
     schema: booleanFromString.optional(),
@@ -541,6 +547,8 @@ export interface AuthConfig {
   /** Where to fetch the keys of bearer JWTs signed elsewhere (RS256, ES256, ...). */
   jwksUrl?: string;
   apiKeys: ApiKeyConfig[];
+  /** Longest accepted JWT lifetime; tokens must carry `exp`. */
+  jwtMaxLifetimeSeconds: number;
   /** Reads (queries, subscriptions) without a token. */
   allowAnonymousReads: boolean;
   /** Mutations one actor may attempt per window; 0 turns the limit off. */
@@ -618,6 +626,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwtSecret: e.JWT_SECRET === undefined ? undefined : new Secret(e.JWT_SECRET),
       jwksUrl: e.JWKS_URL,
       apiKeys: e.API_KEYS ?? [],
+      jwtMaxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS,
       // Open reads suit the local demo only; an API in front of real data asks for a token.
       allowAnonymousReads: e.ALLOW_ANONYMOUS_READS ?? embedded,
       mutationRateLimit: e.MUTATION_RATE_LIMIT,

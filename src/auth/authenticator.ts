@@ -19,6 +19,8 @@ export interface AuthenticatorOptions {
   jwtSecret?: Secret;
   jwksUrl?: string;
   apiKeys: readonly ApiKeyConfig[];
+  /** Longest accepted lifetime of a JWT, in seconds (JWT_MAX_LIFETIME_SECONDS). */
+  jwtMaxLifetimeSeconds: number;
 }
 
 /** Claims of the tokens this API accepts: `sub` is the actor, `role` is `viewer` or `admin`. */
@@ -30,7 +32,8 @@ export interface TokenClaims extends JWTPayload {
  * Verifies bearer credentials: static API keys (compared in constant time),
  * HS256 JWTs signed with the configured secret, and JWTs of any asymmetric
  * algorithm whose key the JWKS URL publishes (jose caches and refreshes the
- * key set). Unknown or unconfigured kinds are invalid, never anonymous.
+ * key set). Unknown or unconfigured kinds are invalid, never anonymous;
+ * so is a JWT without `exp` or living longer than `jwtMaxLifetimeSeconds`.
  */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const hmacKey = options.jwtSecret
@@ -77,6 +80,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         reason: (error as { code?: string }).code ?? 'verification failed',
       };
     }
+    // A token without exp would be good forever: one leak, and no way to end it but a new secret.
+    if (payload.exp === undefined) return { kind: 'invalid', reason: 'token has no expiry (exp)' };
+    const lifetime = payload.exp - (payload.iat ?? Math.floor(Date.now() / 1000));
+    if (lifetime > options.jwtMaxLifetimeSeconds) {
+      return {
+        kind: 'invalid',
+        reason: `token lifetime exceeds ${options.jwtMaxLifetimeSeconds} s`,
+      };
+    }
     if (!payload.sub) return { kind: 'invalid', reason: 'token has no subject' };
     if (!isRole(payload.role)) return { kind: 'invalid', reason: 'token has no valid role' };
     return {
@@ -84,7 +96,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       viewer: {
         actor: payload.sub,
         role: payload.role,
-        expiresAt: payload.exp === undefined ? undefined : new Date(payload.exp * 1000),
+        expiresAt: new Date(payload.exp * 1000),
       },
     };
   }

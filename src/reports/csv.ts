@@ -1,9 +1,20 @@
 import type { UtilizationRow } from '../db/queries/reports.js';
 
-// RFC 4180: quote a field that holds a quote, comma or line break; double its quotes.
+/** What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * RFC 4180: quote a field that holds a quote, comma or line break; double
+ * its quotes. Text a spreadsheet would evaluate (a practice named
+ * `=HYPERLINK(…)`) is neutralised as OWASP says: prefixed with a single
+ * quote, and quoted. Numbers are ours, never text: a negative one stays a number.
+ */
 function field(value: string | number | null): string {
   if (value === null) return '';
   const text = String(value);
+  if (typeof value === 'string' && FORMULA_START.test(text)) {
+    return `"'${text.replaceAll('"', '""')}"`;
+  }
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -7,6 +7,7 @@ import { useCSRFPrevention } from './plugins/use-csrf-prevention.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { createErrorLog } from './plugins/use-error-log.js';
 import { renderGraphiQLPage, useGraphiQL } from './plugins/use-graphiql.js';
+import { useIntrospectionAuth } from './plugins/use-introspection-auth.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useTextInputCheck } from './plugins/use-text-input-check.js';
 
@@ -63,6 +64,7 @@ export function createYogaServer({
       useErrorCodes(),
       ...useQueryLimits(config.limits),
       useTextInputCheck(),
+      useIntrospectionAuth(),
       ...(config.limits.csrfPrevention ? [useCSRFPrevention()] : []),
       ...(config.http.graphiql ? [useGraphiQL({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : []),
       ...plugins,
