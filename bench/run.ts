@@ -9,7 +9,7 @@
  * With `--url` it creates throwaway databases on that server (an admin URL:
  * it needs CREATE DATABASE) and drops them at the end; without it, it starts
  * an embedded PostgreSQL in a temporary folder. The API runs as a child
- * process (`src/main.ts`), subscribers in 2–4 client processes, the
+ * process (compiled, as `npm start` runs it), subscribers in 2–4 client processes, the
  * hello-world reference in another; every load is bounded in count and time
  * and only talks to 127.0.0.1.
  */
@@ -34,6 +34,7 @@ import { measureHttpThroughput } from './scenarios/http-throughput.js';
 import { type LiveOptions, measureLive } from './scenarios/live.js';
 import { measureDeepCursor, measureSearch, measureStatementsPerPage } from './scenarios/pages.js';
 import { measurePushScale, type PushScaleOptions } from './scenarios/push-scale.js';
+import { measureStart, type StartOptions } from './scenarios/start.js';
 import { measureStatsScale, type StatsCostPoint } from './scenarios/stats-scale.js';
 import { measureWriteThroughput } from './scenarios/write-throughput.js';
 
@@ -47,6 +48,7 @@ interface Profile {
   http: { seconds: number; rounds: number; connections: number };
   live: LiveOptions;
   pushScale: PushScaleOptions;
+  start: StartOptions;
 }
 
 const PROFILES: Record<'smoke' | 'full', Profile> = {
@@ -79,6 +81,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       writes: 5,
       gapMs: 150,
     },
+    start: { restarts: 3 },
   },
   full: {
     sizes: [
@@ -110,6 +113,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       writes: 20,
       gapMs: 200,
     },
+    start: { restarts: 5 },
   },
 };
 
@@ -337,6 +341,9 @@ async function main(): Promise<void> {
       measureWriteThroughput(runningServer, profile.writes),
     );
     if (writes) rows.push(writes);
+
+    const start = await attempt('start', failures, rows, () => measureStart(profile.start));
+    if (start) rows.push(...start);
   } finally {
     await cleanup();
     process.removeListener('SIGINT', onSignal);
@@ -358,6 +365,8 @@ async function main(): Promise<void> {
     'page_throughput_ratio',
     'search_p95',
     'polling_ratio',
+    'first_start',
+    'warm_restart',
   ];
   const rank = (row: MetricResult) =>
     order.includes(row.id) ? order.indexOf(row.id) : order.length;

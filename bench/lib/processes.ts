@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '../../src/db/embedded.js';
 
-/** The repository root: the API child runs `src/main.ts` from here. */
+/** The repository root: the API child runs from here. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ServerProcess {
@@ -44,17 +44,17 @@ async function waitUntilAnswering(
 }
 
 /**
- * Starts a TypeScript entry point as its own Node process on a free loopback
+ * Starts `node <args>` as its own process on a free loopback
  * port and waits until `probePath` answers 200. The child is killed if this
  * process exits without stopping it.
  */
 async function startProcess(
-  entry: string,
+  args: string[],
   env: Record<string, string>,
   probePath: string,
 ): Promise<ServerProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -73,7 +73,7 @@ async function startProcess(
     await stop();
     throw error;
   }
-  if (child.pid === undefined) throw new Error(`${entry} has no pid`);
+  if (child.pid === undefined) throw new Error(`${args.join(' ')} has no pid`);
   return { url, graphqlUrl: `${url}/graphql`, pid: child.pid, stop };
 }
 
@@ -93,8 +93,9 @@ export interface ApiOptions {
  * the bench does not depend on authentication settings.
  */
 export function startApi(options: ApiOptions): Promise<ServerProcess> {
+  // What `npm start` runs: the compiled server (rebuilt first if the sources changed).
   return startProcess(
-    'src/main.ts',
+    ['src/cli/start.mjs'],
     {
       DATABASE_URL: options.databaseUrl,
       NODE_ENV: 'production',
@@ -115,7 +116,7 @@ export function startApi(options: ApiOptions): Promise<ServerProcess> {
 /** A plain `ws` broadcast of one pre-built buffer (bench/ws-broadcast-server.ts): the push-latency reference. */
 export function startWsBroadcast(payloadBytes: number): Promise<ServerProcess> {
   return startProcess(
-    'bench/ws-broadcast-server.ts',
+    ['--import', 'tsx', 'bench/ws-broadcast-server.ts'],
     { PAYLOAD_BYTES: String(payloadBytes) },
     '/health',
   );
@@ -123,7 +124,11 @@ export function startWsBroadcast(payloadBytes: number): Promise<ServerProcess> {
 
 /** A plain graphql-yoga hello-world server: the reference for the throughput ratios. */
 export function startHelloWorld(): Promise<ServerProcess> {
-  return startProcess('bench/hello-server.ts', { NODE_ENV: 'production' }, '/health');
+  return startProcess(
+    ['--import', 'tsx', 'bench/hello-server.ts'],
+    { NODE_ENV: 'production' },
+    '/health',
+  );
 }
 
 /** The counters the API exports on `/metrics` that the bench reads. */

@@ -1,14 +1,11 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { projectRoot } from '../project-root.js';
 import { handleConnectionErrors } from './client.js';
 
-export const migrationsFolder = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../drizzle',
-);
+export const migrationsFolder = path.join(projectRoot, 'drizzle');
 
 // Any constant works; it only has to be the same for every instance.
 const MIGRATION_LOCK_KEY = 7_312_004_211;

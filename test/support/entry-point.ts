@@ -19,21 +19,24 @@ export interface EntryPointOptions {
   disposer: Disposer;
   /** The checkout to run from; the repository by default. */
   cwd?: string;
+  /** Node's arguments; {@link startCommand} by default. */
+  command?: string[];
   readyTimeoutMs?: number;
 }
 
 /**
- * The command `npm start` runs. Not through npm or the tsx CLI: each relays
- * signals through a parent process (tsx's SIGKILLs the app when it does not
+ * The command `npm start` runs (the compiled server, rebuilt first if the
+ * sources changed). Not through npm or the tsx CLI: each relays signals
+ * through a parent process (tsx's SIGKILLs the app when it does not
  * acknowledge a signal within 30 ms, as happens under load).
  */
 export function startCommand(): string[] {
-  return ['--import', 'tsx', 'src/main.ts'];
+  return ['src/cli/start.mjs'];
 }
 
 /** Runs the real entry point, as an operator would, and waits for its "ready" line. */
 export async function spawnEntryPoint(options: EntryPointOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, startCommand(), {
+  const child = spawn(process.execPath, options.command ?? startCommand(), {
     cwd: options.cwd ?? repositoryRoot,
     env: { PATH: process.env.PATH, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

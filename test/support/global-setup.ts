@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureBuilt } from '../../src/cli/build.mjs';
 import { withDatabaseName } from '../../src/db/client.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { runMigrations } from '../../src/db/migrate.js';
@@ -221,7 +222,8 @@ export default async function setup(project: TestProject) {
   const emptyTemplate = `${prefix}empty`;
   const template = `${prefix}template`;
 
-  const server = await pickServer();
+  // Tests that run the entry point run the compiled server: build it once, before they race to.
+  const [server] = await Promise.all([pickServer(), ensureBuilt()]);
   const serverMs = Date.now() - started;
   let teardownDone = false;
   const teardown = async () => {

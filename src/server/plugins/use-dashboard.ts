@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BuildFailure, build } from 'esbuild';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../logger.js';
+import { projectRoot } from '../../project-root.js';
 
 /** Where the page's sources live: the example users copy is what the API serves. */
-const DASHBOARD_DIR = fileURLToPath(
-  new URL('../../../client-examples/dashboard/', import.meta.url),
-);
+const DASHBOARD_DIR = path.join(projectRoot, 'client-examples', 'dashboard');
 const BASE_PATH = '/dashboard';
 
 interface Asset {
