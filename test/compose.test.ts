@@ -159,6 +159,13 @@ describe('docker-compose.yml', () => {
       __typename: 'UpdateConsultantPayload',
       consultant: { id: first.id, dailyRate: 777 },
     });
+    // GraphiQL, which the demo turns on, is served by the compiled server with its own files.
+    const html = await (
+      await fetch(server.graphqlUrl, { headers: { accept: 'text/html' } })
+    ).text();
+    const script = /src="([^"]+\/graphiql\.js)"/.exec(html)?.[1];
+    expect(script, html.slice(0, 500)).toBeDefined();
+    expect((await fetch(new URL(script as string, server.graphqlUrl))).status).toBe(200);
     await waitFor(async () => {
       const health = await fetch(new URL('/ready', server.graphqlUrl));
       return health.ok;

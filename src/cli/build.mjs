@@ -50,9 +50,12 @@ export const entries = {
 /**
  * Packages left to load from node_modules: they locate files of their own
  * at run time (pino's transport worker, esbuild's binary, the PostgreSQL
- * binaries) or are optional and absent.
+ * binaries), are large and loaded late, or are optional and absent.
  */
 const external = [
+  // Megabytes of GraphiQL build as strings: loaded on the first GraphiQL visit, not parsed at start.
+  '@graphql-yoga/render-graphiql',
+  '@graphql-yoga/render-graphiql/*',
   'esbuild',
   'pino',
   'pino-pretty',

@@ -13,9 +13,15 @@ const [, , requested] = process.argv;
 const entry = requested && !requested.startsWith('-') ? requested : 'main';
 const entryFile = path.join(distDir, `${entry}.js`);
 
-await ensureBuilt({
-  onBuild: () => process.stderr.write('compiling src/ to dist/ (the sources changed)\n'),
-});
+try {
+  await ensureBuilt({
+    onBuild: () => process.stderr.write('compiling src/ to dist/ (the sources changed)\n'),
+  });
+} catch {
+  // esbuild has printed what is wrong, with its location, just above.
+  process.stderr.write('the build failed (see above): fix the sources, or run npm run dev\n');
+  process.exit(1);
+}
 process.setSourceMapsEnabled(true);
 // The entry sees the command line it would have had if run directly.
 process.argv.splice(1, entry === requested ? 2 : 1, entryFile);
