@@ -1,6 +1,7 @@
 /**
- * Simulates staffing activity by writing straight into PostgreSQL (the API
- * has no mutations yet), so that the live statistics have something to show.
+ * Simulates staffing activity by writing straight into PostgreSQL, as another
+ * application sharing the database would, so that the live statistics have
+ * something to show.
  * Every tick runs one random, realistic change in its own transaction:
  *
  *   new-mission     staff a consultant (mostly an AVAILABLE one) on a new ACTIVE mission
@@ -11,20 +12,26 @@
  *   new-consultant  a new AVAILABLE consultant (unique email) with 3 skills
  *   daily-rate      a consultant's daily_rate moves by -5 % to +10 %
  *
- *   npx tsx client-examples/simulate-writes.ts --database-url postgres://postgres:postgres@127.0.0.1:PORT/consultator [--rate N] [--duration S] [--verbose]
+ *   npx tsx client-examples/simulate-writes.ts [--database-url postgres://…] [--rate N] [--duration S] [--verbose]
+ *
+ * With no --database-url it writes to the embedded PostgreSQL that `npm start`
+ * runs (no DATABASE_URL), found through PostgreSQL's lock file in its data
+ * folder (`.data/postgres`, or EMBEDDED_PG_DIR as the API reads it).
  *
  * --verbose prints every committed change with its commit time, to compare
  * with the times the subscription examples print.
  *
- * It connects only to --database-url (no environment variable is read): use
- * a local database (127.0.0.1 / localhost), never a shared one.
+ * Use a local database (127.0.0.1 / localhost), never a shared one.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fakerFR as faker } from '@faker-js/faker';
 import pg from 'pg';
 import { clockTime, describeError, fail, onInterrupt, parseFlags, usageError } from './shared.js';
 
 const USAGE =
-  'npx tsx client-examples/simulate-writes.ts --database-url postgres://USER:PASSWORD@127.0.0.1:PORT/DB [--rate N (per second, default 5)] [--duration S] [--verbose]';
+  'npx tsx client-examples/simulate-writes.ts [--database-url postgres://USER:PASSWORD@127.0.0.1:PORT/DB (default: the embedded PostgreSQL of npm start)] [--rate N (per second, default 5)] [--duration S] [--verbose]';
 
 const flags = parseFlags(USAGE, {
   'database-url': { type: 'string' },
@@ -33,7 +40,10 @@ const flags = parseFlags(USAGE, {
   verbose: { type: 'boolean', short: 'v' },
 });
 const verbose = flags.verbose === true;
-const databaseUrl = parseDatabaseUrl(flags['database-url']);
+const databaseUrl =
+  flags['database-url'] === undefined
+    ? embeddedDatabaseUrl()
+    : parseDatabaseUrl(flags['database-url']);
 const rate = parsePositive('rate', flags.rate, 5, 1000);
 const durationS =
   flags.duration === undefined ? undefined : parsePositive('duration', flags.duration, 0, 86_400);
@@ -503,8 +513,35 @@ async function prepare(): Promise<void> {
 // ---------------------------------------------------------------------------
 // Small helpers
 
-function parseDatabaseUrl(value: string | undefined): URL {
-  if (value === undefined) return usageError(USAGE, '--database-url is required');
+/**
+ * The database of the embedded PostgreSQL `npm start` runs: user, password
+ * and database are the API's fixed ones; the port, random by default, is the
+ * fourth line of the lock file PostgreSQL keeps in its data folder while it
+ * runs.
+ */
+function embeddedDatabaseUrl(): URL {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const dataDir = path.resolve(root, process.env.EMBEDDED_PG_DIR ?? '.data/postgres');
+  const lockFile = path.join(dataDir, 'postmaster.pid');
+  let lines: string[];
+  try {
+    lines = readFileSync(lockFile, 'utf8').split('\n');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return fail(
+      code === 'ENOENT'
+        ? `no --database-url, and no embedded PostgreSQL runs in ${dataDir}: start the API with npm start (without DATABASE_URL), or pass --database-url`
+        : `no --database-url, and ${lockFile} cannot be read: ${describeError(error)}`,
+    );
+  }
+  const port = Number(lines[3]);
+  if (!Number.isInteger(port) || port <= 0) {
+    return fail(`${lockFile} names no port: pass --database-url`);
+  }
+  return new URL(`postgres://postgres:postgres@127.0.0.1:${port}/consultator`);
+}
+
+function parseDatabaseUrl(value: string): URL {
   let url: URL;
   try {
     url = new URL(value);

@@ -349,7 +349,8 @@ export const settings = {
   CSRF_PREVENTION: {
     group: 'limits',
     schema: booleanFromString.default(true),
-    description: 'require `x-graphql-csrf` on requests browsers send without preflight',
+    description:
+      'require `x-graphql-csrf` on form and `text/plain` posts (what browsers send cross-site without preflight); GET and JSON need nothing',
   },
   WS_CONNECTION_INIT_TIMEOUT_MS: {
     group: 'webSocket',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTestDatabase, withClient } from './support/database.js';
+import { createTestDatabase, insertAvailableConsultant } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { spawnEntryPoint } from './support/entry-point.js';
 
@@ -47,16 +47,6 @@ async function subscribe(graphqlUrl: string): Promise<Subscriber> {
   return subscriber;
 }
 
-async function insertConsultant(databaseUrl: string, email: string): Promise<void> {
-  await withClient(databaseUrl, (client) =>
-    client.query(
-      `INSERT INTO consultants (first_name, last_name, email, practice_id, grade, daily_rate, availability)
-       VALUES ('Two', 'Workers', $1, (SELECT min(id) FROM practices), 'SENIOR', 800, 'AVAILABLE')`,
-      [email],
-    ),
-  );
-}
-
 describe('WEB_CONCURRENCY: worker processes sharing the port', () => {
   it('pushes one write once to subscribers of both workers, and stops both on SIGTERM', async () => {
     const database = await createTestDatabase();
@@ -86,13 +76,13 @@ describe('WEB_CONCURRENCY: worker processes sharing the port', () => {
     const first = subscribers[0]?.versions.at(-1) ?? '';
     const newest = (subscriber: Subscriber) => BigInt(subscriber.versions.at(-1) ?? 0);
 
-    await insertConsultant(database.url, 'cluster.1@example.test');
+    await insertAvailableConsultant(database.url, 'cluster.1@example.test');
     await waitFor(() => subscribers.every((s) => newest(s) > BigInt(first)), 30_000);
     const afterOne = subscribers[0]?.versions.at(-1) ?? '';
     expect(subscribers.map((s) => s.versions.at(-1))).toEqual(subscribers.map(() => afterOne));
 
     // A second write: anything still coming for the first one would arrive before it.
-    await insertConsultant(database.url, 'cluster.2@example.test');
+    await insertAvailableConsultant(database.url, 'cluster.2@example.test');
     await waitFor(() => subscribers.every((s) => newest(s) > BigInt(afterOne)), 30_000);
     for (const subscriber of subscribers) {
       expect(subscriber.versions.filter((version) => version === afterOne)).toHaveLength(1);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserSkipReason, useChromium } from './support/browser.js';
-import { createTestDatabase, withClient } from './support/database.js';
+import { createTestDatabase, insertAvailableConsultant } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -24,17 +24,6 @@ interface TableRow {
   email: string;
   practice: string;
   availability: string;
-}
-
-/** A write committed straight in PostgreSQL, as another application would. */
-function insertAvailableConsultant(databaseUrl: string, email: string): Promise<unknown> {
-  return withClient(databaseUrl, (client) =>
-    client.query(
-      `INSERT INTO consultants (first_name, last_name, email, practice_id, grade, daily_rate, availability)
-       VALUES ('Dana', 'Dashboard', $1, (SELECT min(id) FROM practices), 'SENIOR', 850, 'AVAILABLE')`,
-      [email],
-    ),
-  );
 }
 
 async function kpi(page: Page, key: string): Promise<number> {
@@ -207,7 +196,7 @@ describe.skipIf(skipReason !== undefined)('the live dashboard in headless Chromi
       return rows.length === 1 && rows;
     }, LIVE_TIMEOUT_MS);
     expect(found[0]).toMatchObject({
-      name: 'Dana Dashboard',
+      name: 'Dana Example',
       email: 'dana.dashboard@example.test',
     });
 

@@ -8,7 +8,7 @@ import {
   GRAPHIQL_CONTENT_SECURITY_POLICY,
 } from '../src/server/plugins/use-graphiql.js';
 import { browserSkipReason, useChromium } from './support/browser.js';
-import { withClient } from './support/database.js';
+import { insertAvailableConsultant } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -158,12 +158,7 @@ describe.skipIf(skipReason !== undefined)('GraphiQL in headless Chromium', () =>
     expect(await resultPane(live)).toContain(`"total": ${total}`);
     expect(seen.sockets).toEqual([`${origin.replace(/^http/, 'ws')}/graphql`]);
 
-    await withClient(server.databaseUrl, (client) =>
-      client.query(
-        `INSERT INTO consultants (first_name, last_name, email, practice_id, grade, daily_rate, availability)
-         VALUES ('Gina', 'GraphiQL', 'gina.graphiql@example.test', (SELECT min(id) FROM practices), 'SENIOR', 850, 'AVAILABLE')`,
-      ),
-    );
+    await insertAvailableConsultant(server.databaseUrl, 'gina.graphiql@example.test');
 
     const next = await waitFor(async () => {
       const version = versionIn(await resultPane(live));

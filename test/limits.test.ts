@@ -199,28 +199,45 @@ describe('query limits over HTTP', () => {
     expect(JSON.stringify(await overCap.json())).toMatch(/Batching is limited to 2 operations/);
   });
 
-  it('requires a CSRF header on requests a browser sends without preflight', async () => {
-    const url = `${server.graphqlUrl}?query=${encodeURIComponent('{ practices { id } }')}`;
-    const refused = await withoutSql(server, () =>
-      fetch(url, { headers: { accept: 'application/json' } }),
-    );
-    expect(refused.status).toBe(403);
-    expect((await refused.json()).errors[0].message).toMatch(/x-graphql-csrf/);
-
-    const formPost = await withoutSql(server, () =>
-      fetch(server.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'query=%7B__typename%7D',
-      }),
-    );
-    expect(formPost.status).toBe(403);
-
-    const allowed = await fetch(url, {
-      headers: { accept: 'application/json', 'x-graphql-csrf': '1' },
+  it('requires a CSRF header on posts a browser sends without preflight, not on GET queries', async () => {
+    const query = (document: string) =>
+      `${server.graphqlUrl}?query=${encodeURIComponent(document)}`;
+    // What @urql/core sends with its default options: a GET with no other header.
+    const get = await fetch(query('{ practices { id } }'), {
+      headers: { accept: 'application/graphql-response+json, application/json' },
     });
-    expect(allowed.status).toBe(200);
-    expect((await allowed.json()).data.practices.length).toBeGreaterThan(0);
+    expect(get.status).toBe(200);
+    expect((await get.json()).data.practices.length).toBeGreaterThan(0);
+    // A GET cannot carry a mutation, so it cannot be forged into a write.
+    const mutation = await withoutSql(server, () =>
+      fetch(query('mutation { __typename }'), { headers: { accept: 'application/json' } }),
+    );
+    expect(mutation.status).toBe(405);
+
+    for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const simplePost = await withoutSql(server, () =>
+        fetch(server.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': contentType },
+          body:
+            contentType === 'text/plain' ? '{"query":"{__typename}"}' : 'query=%7B__typename%7D',
+        }),
+      );
+      expect(simplePost.status, contentType).toBe(403);
+      expect((await simplePost.json()).errors[0].message).toMatch(/x-graphql-csrf/);
+    }
+
+    const withHeader = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        'x-graphql-csrf': '1',
+      },
+      body: 'query=%7B__typename%7D',
+    });
+    expect(withHeader.status).toBe(200);
+    expect((await withHeader.json()).data.__typename).toBe('Query');
   });
 });
 

@@ -33,6 +33,20 @@ export async function withClient<T>(
   }
 }
 
+/**
+ * A write committed straight in PostgreSQL, as another application sharing
+ * the database would: one AVAILABLE consultant in the first practice.
+ */
+export async function insertAvailableConsultant(databaseUrl: string, email: string): Promise<void> {
+  await withClient(databaseUrl, (client) =>
+    client.query(
+      `INSERT INTO consultants (first_name, last_name, email, practice_id, grade, daily_rate, availability)
+       VALUES ('Dana', 'Example', $1, (SELECT min(id) FROM practices), 'SENIOR', 850, 'AVAILABLE')`,
+      [email],
+    ),
+  );
+}
+
 /** Runs `work` on a short-lived connection to the server's admin database. */
 export function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   return withClient(inject('testDatabaseAdminUrl'), work, 'consultator-test-admin');

@@ -6,11 +6,8 @@ import { waitFor } from './dispose.js';
 
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export interface ServerProcess {
-  child: ChildProcess;
+export interface ServerProcess extends NodeProcess {
   graphqlUrl: string;
-  exited: Promise<number | null>;
-  output(): string;
 }
 
 export interface EntryPointOptions {
@@ -34,9 +31,22 @@ export function startCommand(): string[] {
   return ['src/cli/start.mjs'];
 }
 
-/** Runs the real entry point, as an operator would, and waits for its "ready" line. */
-export async function spawnEntryPoint(options: EntryPointOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, options.command ?? startCommand(), {
+export interface NodeProcess {
+  child: ChildProcess;
+  /** stdout and stderr so far, interleaved as they came. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs `node <args>` with exactly `env` (PATH added), collecting its output;
+ * the disposer kills it if it is still running.
+ */
+export function spawnNode(
+  args: string[],
+  options: { env: Record<string, string | undefined>; disposer: Disposer; cwd?: string },
+): NodeProcess {
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? repositoryRoot,
     env: { PATH: process.env.PATH, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,15 +65,21 @@ export async function spawnEntryPoint(options: EntryPointOptions): Promise<Serve
       await exited;
     }
   });
+  return { child, output: () => output, exited };
+}
+
+/** Runs the real entry point, as an operator would, and waits for its "ready" line. */
+export async function spawnEntryPoint(options: EntryPointOptions): Promise<ServerProcess> {
+  const { child, output, exited } = spawnNode(options.command ?? startCommand(), options);
   const graphqlUrl = await waitFor(
     () =>
-      /ready at (http:\/\/\S+\/graphql)/.exec(output)?.[1] ??
+      /ready at (http:\/\/\S+\/graphql)/.exec(output())?.[1] ??
       (child.exitCode !== null ? 'exited' : null),
     options.readyTimeoutMs ?? 60_000,
     50,
   );
-  if (graphqlUrl === 'exited') throw new Error(`server exited at start:\n${output}`);
-  return { child, graphqlUrl, exited, output: () => output };
+  if (graphqlUrl === 'exited') throw new Error(`server exited at start:\n${output()}`);
+  return { child, graphqlUrl, exited, output };
 }
 
 /**
