@@ -35,9 +35,10 @@ const server = http.createServer((request, response) => {
   const url = new URL(request.url ?? '/', 'http://localhost');
   if (request.method === 'POST' && url.pathname === '/broadcast') {
     message = buildMessage(url.searchParams.get('version') ?? '0');
+    const startedAt = performance.timeOrigin + performance.now();
     // A Buffer goes out as a binary frame by default; the protocol speaks text.
     for (const client of wss.clients) client.send(message, { binary: false });
-    response.writeHead(204).end();
+    response.writeHead(200, { 'content-type': 'text/plain' }).end(String(startedAt));
     return;
   }
   response.writeHead(404).end();

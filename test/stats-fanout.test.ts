@@ -121,6 +121,15 @@ function fanOut(server: TestServer) {
   return endpoint.sharedStats;
 }
 
+/** Members written by fan-outs so far, as /metrics exports it. */
+async function fanOutMembersWritten(server: TestServer): Promise<number> {
+  const metric = await server.app.metrics.registry.getSingleMetric('stats_fanout_members')?.get();
+  const sum = metric?.values.find(
+    (value) => (value as { metricName?: string }).metricName === 'stats_fanout_members_sum',
+  );
+  return sum?.value ?? 0;
+}
+
 function publisherSubscribers(server: TestServer): number {
   return server.app.stats?.metrics.subscribers ?? -1;
 }
@@ -158,6 +167,7 @@ describe('statsChanged fan-out over graphql-ws', () => {
     await server.waitForIdle();
     const executionsBefore = fanOut(server).executions;
     const pushesBefore = server.app.stats?.metrics.pushes ?? 0;
+    const writtenBefore = await fanOutMembersWritten(server);
     const before = members[0]?.socket.nexts(members[0].id)[0]?.payload.data?.statsChanged;
     await insertConsultant(server, 'fanout.1@example.test');
     // Compared by version, not by count: a resync may push a version again at any time.
@@ -184,6 +194,9 @@ describe('statsChanged fan-out over graphql-ws', () => {
     expect(payloadOf(plain.nextFrames('plain').at(-1) as Frame, 'plain')).toBe(shared);
     const after = members[0]?.socket.nexts(members[0].id).at(-1)?.payload.data?.statsChanged;
     expect(after?.consultants.total).toBe((before?.consultants.total ?? 0) + 1);
+
+    // Operators see each push's fan-out: members written (and its duration and CPU).
+    expect((await fanOutMembersWritten(server)) - writtenBefore).toBe(50 * pushes);
   });
 
   it('keeps different selections, intervals and failing selections in groups of their own', async () => {

@@ -139,8 +139,8 @@ export interface ApiCounters {
   subscriptions: number;
   webSockets: number;
   rssBytes: number;
-  /** statsChanged WebSocket fan-out: synchronous seconds spent, and members written, over all pushes. */
-  fanOut: { seconds: number; members: number };
+  /** statsChanged WebSocket fan-out over all pushes: wall and CPU seconds spent, members written. */
+  fanOut: { seconds: number; cpuSeconds: number; members: number };
   /** Server side of the push path: change notification received → snapshot handed to the subscribers. */
   changeToPushSeconds: { sum: number; count: number };
 }
@@ -167,6 +167,7 @@ export async function readCounters(api: ServerProcess): Promise<ApiCounters> {
     rssBytes: metricValue(text, 'process_resident_memory_bytes'),
     fanOut: {
       seconds: metricValue(text, 'stats_fanout_duration_seconds_sum'),
+      cpuSeconds: metricValue(text, 'stats_fanout_cpu_seconds_total'),
       members: metricValue(text, 'stats_fanout_members_sum'),
     },
     changeToPushSeconds: {

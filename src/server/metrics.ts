@@ -62,8 +62,8 @@ export interface Metrics {
   plugin: Plugin;
   /** Records the time from a change reaching the server to the push that carries it. */
   observeChangeToPush(milliseconds: number): void;
-  /** Records one statsChanged push's WebSocket fan-out: members written and its synchronous duration. */
-  observeFanOut(members: number, seconds: number): void;
+  /** Records one statsChanged push's WebSocket fan-out: members written, its synchronous duration and CPU. */
+  observeFanOut(members: number, seconds: number, cpuSeconds: number): void;
 }
 
 /**
@@ -114,6 +114,11 @@ export function createMetrics(
     name: 'stats_fanout_members',
     help: 'WebSocket members written per statsChanged push of a group; duration sum / members sum is the cost per subscriber.',
     buckets: [1, 10, 100, 1_000, 10_000, 100_000],
+    registers: register,
+  });
+  const fanOutCpu = new Counter({
+    name: 'stats_fanout_cpu_seconds_total',
+    help: 'Process CPU (user + system) spent in statsChanged WebSocket fan-outs; divided by stats_fanout_members_sum, the CPU per subscriber per push.',
     registers: register,
   });
 
@@ -312,9 +317,10 @@ export function createMetrics(
     registry,
     plugin,
     observeChangeToPush: (milliseconds) => changeToPush.observe(milliseconds / 1000),
-    observeFanOut: (members, seconds) => {
+    observeFanOut: (members, seconds, cpuSeconds) => {
       fanOutMembers.observe(members);
       fanOutDuration.observe(seconds);
+      fanOutCpu.inc(cpuSeconds);
     },
   };
 }

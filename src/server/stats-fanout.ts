@@ -29,8 +29,8 @@ export interface StatsFanOutMetrics {
 
 export interface StatsFanOutOptions {
   log: Logger;
-  /** Called after each push's synchronous fan-out with the members it wrote and the time it took. */
-  onFanOut?: (members: number, seconds: number) => void;
+  /** Called after each push's synchronous fan-out with the members it wrote, its duration and the process CPU it took. */
+  onFanOut?: (members: number, seconds: number, cpuSeconds: number) => void;
 }
 
 type Engine = { subscribe: (args: ExecutionArgs) => unknown };
@@ -291,6 +291,7 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
     const version = serializeVersion(result);
     group.latest = version;
     const started = process.hrtime.bigint();
+    const cpuStarted = process.cpuUsage();
     const touched = new Set<Outlet>();
     for (const member of group.members) {
       member.outlet.pending.add(member);
@@ -298,7 +299,9 @@ export function createStatsFanOut(options: StatsFanOutOptions): StatsFanOut {
     }
     let written = 0;
     for (const outlet of touched) written += flush(outlet);
-    options.onFanOut?.(written, Number(process.hrtime.bigint() - started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuStarted);
+    options.onFanOut?.(written, seconds, (cpu.user + cpu.system) / 1e6);
   }
 
   function removeMember(member: Member): void {

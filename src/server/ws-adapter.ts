@@ -85,6 +85,8 @@ export interface GraphQLWsAdapter {
   close(graceMs: number): Promise<void>;
 }
 
+const KEEPALIVE_SLICES = 8;
+
 /** The client address as the socket sees it (a reverse proxy's, when behind one). */
 function clientAddress(request: http.IncomingMessage): string {
   return request.socket.remoteAddress ?? 'unknown';
@@ -116,6 +118,29 @@ export function serveGraphQLWs(options: GraphQLWsAdapterOptions): GraphQLWsAdapt
   const socketsByAddress = new Map<string, number>();
   const closesByCode = new Map<number, number>();
   let messagesReceived = 0;
+  // Keep-alive on one timer for every socket (not a timer and a pong closure per socket, as
+  // use/ws has), spread over KEEPALIVE_SLICES ticks so ten thousand pings never leave at once:
+  // a socket that has not answered the previous ping by its next turn is cut.
+  const alive = new WeakSet<GraphQLWsConnection>();
+  const keepAliveSlice = new WeakMap<GraphQLWsConnection, number>();
+  let accepted = 0;
+  let tick = 0;
+  const keepAlive =
+    options.keepAliveMs > 0
+      ? setInterval(() => {
+          tick = (tick + 1) % KEEPALIVE_SLICES;
+          for (const connection of connections) {
+            if (keepAliveSlice.get(connection) !== tick) continue;
+            if (connection.socket.readyState !== WebSocket.OPEN) continue;
+            if (!alive.has(connection)) {
+              connection.socket.terminate();
+              continue;
+            }
+            alive.delete(connection);
+            connection.socket.ping();
+          }
+        }, options.keepAliveMs / KEEPALIVE_SLICES)
+      : null;
 
   function accept(socket: WebSocket, request: http.IncomingMessage, stream: Duplex): void {
     const address = clientAddress(request);
@@ -149,19 +174,9 @@ export function serveGraphQLWs(options: GraphQLWsAdapterOptions): GraphQLWsAdapt
     // ws has already closed a socket that sent a bad frame with the fitting code (1009, 1002…).
     socket.on('error', (error) => log.warn({ reason: error.message }, 'websocket frame refused'));
 
-    let pongWait: NodeJS.Timeout | null = null;
-    const pingInterval =
-      options.keepAliveMs > 0
-        ? setInterval(() => {
-            if (socket.readyState !== WebSocket.OPEN) return;
-            pongWait = setTimeout(() => socket.terminate(), options.keepAliveMs);
-            socket.once('pong', () => {
-              if (pongWait) clearTimeout(pongWait);
-              pongWait = null;
-            });
-            socket.ping();
-          }, options.keepAliveMs)
-        : null;
+    socket.on('pong', () => alive.add(connection));
+    alive.add(connection);
+    keepAliveSlice.set(connection, accepted++ % KEEPALIVE_SLICES);
 
     const closed = core.opened(
       {
@@ -192,8 +207,7 @@ export function serveGraphQLWs(options: GraphQLWsAdapterOptions): GraphQLWsAdapt
     );
 
     socket.once('close', (code, reason) => {
-      if (pongWait) clearTimeout(pongWait);
-      if (pingInterval) clearInterval(pingInterval);
+      alive.delete(connection);
       connections.delete(connection);
       closesByCode.set(code, (closesByCode.get(code) ?? 0) + 1);
       const left = (socketsByAddress.get(address) ?? 1) - 1;
@@ -240,6 +254,7 @@ export function serveGraphQLWs(options: GraphQLWsAdapterOptions): GraphQLWsAdapt
     closesByCode,
     async close(graceMs) {
       options.server.off('upgrade', onUpgrade);
+      if (keepAlive) clearInterval(keepAlive);
       const gone = [...connections].map(
         (connection) =>
           new Promise<void>((resolve) => {

@@ -39,8 +39,8 @@ export interface WebSocketOptions extends WebSocketConfig {
   onConnect?: ServerOptions<Record<string, unknown> | undefined, Extra>['onConnect'];
   /** Sent as `X-Instance` on upgrade responses, so an operator can tell which worker serves a socket. */
   instance?: string;
-  /** Called with each push's fan-out: members written and the synchronous time it took. */
-  onFanOut?: (members: number, seconds: number) => void;
+  /** Called with each push's fan-out: members written, the synchronous time and the CPU it took. */
+  onFanOut?: (members: number, seconds: number, cpuSeconds: number) => void;
 }
 
 type Enveloped = ReturnType<Yoga['getEnveloped']>;
@@ -125,8 +125,23 @@ export function attachWebSocketServer(
           throw error;
         }
       },
-      onOperation: (ctx, id, params, args, result) =>
-        statsFanOut.share(ctx.extra.connection, id, params, args, result, engineOf(args)),
+      onOperation: async (ctx, id, params, args, result) => {
+        const member = await statsFanOut.share(
+          ctx.extra.connection,
+          id,
+          params,
+          args,
+          result,
+          engineOf(args),
+        );
+        if (member) {
+          // graphql-ws holds these arguments until the operation ends, but a member never
+          // executes: its context (loaders, request) and engine are garbage from here.
+          engines.delete(args);
+          args.contextValue = undefined;
+        }
+        return member;
+      },
       onComplete: (ctx, id) => {
         ctx.extra.connection.operations.delete(id);
       },
