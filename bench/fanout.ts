@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { flipAvailability } from './lib/availability.js';
 import {
   type BenchServer,
   createThrowawayDatabase,
@@ -93,12 +94,7 @@ async function main(): Promise<void> {
       const cpuBefore = await cpuSeconds(api.pid);
       for (let i = 0; i < opts.writes; i += 1) {
         const before = fleet.newest;
-        await writer.query(
-          `UPDATE consultants SET availability = CASE availability
-             WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability ELSE 'AVAILABLE'::availability END
-           WHERE id = $1`,
-          [1 + (i % 200)],
-        );
+        await flipAvailability(writer, 1 + (i % 200));
         const committedAt = epochMs();
         const result = await fleet.awaitNewerThan(before, 15_000);
         missing += result.missing;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { createPool, SqlStatementCounter } from '../../src/db/client.js';
 import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
 import { readDashboardStats } from '../../src/stats/fold.js';
+import { flipAvailability } from '../lib/availability.js';
 import {
   createLatencyHistogram,
   epochMs,
@@ -62,16 +63,6 @@ async function connectFleet(api: ServerProcess, total: number, processes: number
     rssBefore: before.rssBytes,
     rssAfter: after.rssBytes,
   };
-}
-
-/** Flips one consultant's availability in a transaction of its own: a write that moves the aggregates. */
-async function flipAvailability(writer: pg.Client, consultantId: number): Promise<void> {
-  await writer.query(
-    `UPDATE consultants SET availability = CASE availability
-       WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability ELSE 'AVAILABLE'::availability END
-     WHERE id = $1`,
-    [consultantId],
-  );
 }
 
 /**

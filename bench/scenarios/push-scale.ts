@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { flipAvailability, pickFlippable, restoreAvailability } from '../lib/availability.js';
 import {
   createLatencyHistogram,
   epochMs,
@@ -34,41 +35,6 @@ export interface PushScaleOptions {
 
 /** Every client uses this operation id, so the reference server can send all of them one buffer. */
 const OPERATION_ID = '1';
-
-/**
- * Consultants whose availability the bench flips between AVAILABLE and
- * UNAVAILABLE only (never ON_MISSION, which depends on missions), and what
- * each was, so the data can be put back exactly as the seed made it.
- */
-async function pickFlippable(writer: pg.Client): Promise<{ id: number; availability: string }[]> {
-  const { rows } = await writer.query<{ id: number; availability: string }>(
-    `SELECT id, availability::text AS availability FROM consultants
-      WHERE availability IN ('AVAILABLE', 'UNAVAILABLE') ORDER BY id LIMIT 200`,
-  );
-  if (rows.length === 0) throw new Error('no AVAILABLE or UNAVAILABLE consultant to flip');
-  return rows;
-}
-
-async function flip(writer: pg.Client, id: number): Promise<void> {
-  await writer.query(
-    `UPDATE consultants SET availability = CASE availability
-       WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability ELSE 'AVAILABLE'::availability END
-     WHERE id = $1`,
-    [id],
-  );
-}
-
-async function restore(
-  writer: pg.Client,
-  flippable: { id: number; availability: string }[],
-): Promise<void> {
-  await writer.query(
-    `UPDATE consultants c SET availability = o.availability::availability
-       FROM unnest($1::int[], $2::text[]) AS o(id, availability)
-      WHERE c.id = o.id AND c.availability::text <> o.availability`,
-    [flippable.map((row) => row.id), flippable.map((row) => row.availability)],
-  );
-}
 
 interface PushRun {
   histogram: LatencyHistogram;
@@ -149,7 +115,7 @@ export async function measurePushScale(
   await writer.connect();
   const flippable = await pickFlippable(writer);
   const flipNext = async (index: number) => {
-    await flip(writer, flippable[index % flippable.length]?.id ?? 0);
+    await flipAvailability(writer, flippable[index % flippable.length]?.id ?? 0);
     return undefined;
   };
   let api: ServerProcess | undefined;
@@ -307,7 +273,7 @@ export async function measurePushScale(
   } finally {
     await api?.stop();
     await reference?.stop();
-    await restore(writer, flippable);
+    await restoreAvailability(writer, flippable);
     await writer.end();
   }
   return metrics;
