@@ -4,7 +4,8 @@
  * anything is compiled.
  *
  * A build is stamped with a hash of what it was made from (every file under
- * src/, tsconfig.json, esbuild's version). A checkout whose sources no longer
+ * src/, tsconfig.json, the installed packages as npm records them in
+ * node_modules/.package-lock.json, esbuild's version). A checkout whose sources no longer
  * match the stamp (a `git pull`, an edit) is rebuilt before it is served;
  * comparing contents, not times, is what makes a copy or a checkout with
  * arbitrary file times safe. Without src/ (a production image), dist/ is the
@@ -33,8 +34,10 @@ async function sourceStamp() {
     .filter((entry) => entry.isFile())
     .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name))
     .sort();
-  for (const file of [...files, path.join(root, 'tsconfig.json')]) {
-    hash.update(`${path.relative(root, file)}\n`).update(await readFile(file));
+  // The bundle holds the dependencies' code too: npm's record of what is installed counts.
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  for (const file of [...files, path.join(root, 'tsconfig.json'), installed]) {
+    hash.update(`${path.relative(root, file)}\n`).update(await readFile(file).catch(() => ''));
   }
   return hash.digest('hex');
 }
