@@ -3,6 +3,7 @@
  * usage, one-line fatal errors, the optional bearer token and Ctrl-C.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { graphql, type ResultOf } from './graphql.js';
 
 export const DEFAULT_URL = 'http://localhost:4000/graphql';
 
@@ -166,7 +167,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** The dashboard fields both subscription examples ask for. */
-export const STATS_CHANGED = /* GraphQL */ `
+export const STATS_CHANGED = graphql(`
   subscription StatsChanged($minIntervalMs: Int) {
     statsChanged(minIntervalMs: $minIntervalMs) {
       version
@@ -197,28 +198,10 @@ export const STATS_CHANGED = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export interface DashboardStats {
-  version: string;
-  computedAt: string;
-  consultants: {
-    total: number;
-    available: number;
-    onMission: number;
-    unavailable: number;
-    utilizationRate: number;
-  };
-  practices: {
-    name: string;
-    consultants: number;
-    available: number;
-    onMission: number;
-    averageDailyRate: number | null;
-  }[];
-  missions: { active: number; ended: number; total: number; averageDailyRate: number | null };
-  topSkills: { name: string; consultants: number }[];
-}
+/** One push of {@link STATS_CHANGED}, typed from the schema. */
+export type DashboardStats = NonNullable<ResultOf<typeof STATS_CHANGED>['statsChanged']>;
 
 /**
  * Returns a function that prints one line per new version of the stats:
@@ -229,19 +212,23 @@ export interface DashboardStats {
  */
 export function statsPrinter(): (stats: DashboardStats) => void {
   let last: bigint | undefined;
-  return (stats) => {
+  return ({ version: versionText, computedAt: computedAtText, consultants, missions }) => {
     const receivedAt = Date.now();
-    const version = BigInt(stats.version);
+    // Every field is nullable in the schema (a failing resolver nulls its own
+    // field only); without a version there is nothing to compare or print.
+    if (versionText == null || computedAtText == null) return;
+    const version = BigInt(versionText);
     if (last !== undefined && version === last) return;
     const initial = last === undefined;
     last = version;
-    const computedAt = new Date(stats.computedAt);
+    const computedAt = new Date(computedAtText);
     const latency = receivedAt - computedAt.getTime();
+    const utilization = consultants?.utilizationRate;
     console.log(
-      `v${stats.version}  computedAt ${clockTime(computedAt)}` +
-        `  consultants ${stats.consultants.total}` +
-        `  utilization ${(stats.consultants.utilizationRate * 100).toFixed(1)}%` +
-        `  active missions ${stats.missions.active}` +
+      `v${versionText}  computedAt ${clockTime(computedAt)}` +
+        `  consultants ${consultants?.total ?? '?'}` +
+        `  utilization ${utilization == null ? '?' : (utilization * 100).toFixed(1)}%` +
+        `  active missions ${missions?.active ?? '?'}` +
         (initial
           ? `  age ${formatDuration(latency)} (snapshot current at subscribe time)`
           : `  latency ${formatDuration(latency)}`),

@@ -13,10 +13,10 @@
  * (its default, `singleConnection: false`).
  */
 import { createClient } from 'graphql-sse';
+import { type ResultOf, toRequest } from './graphql.js';
 import {
   authHeaders,
   clockTime,
-  type DashboardStats,
   describeError,
   fail,
   formatDuration,
@@ -96,8 +96,8 @@ log(
 subscribe();
 
 function subscribe(): void {
-  unsubscribe = client.subscribe<{ statsChanged: DashboardStats }>(
-    { query: STATS_CHANGED, variables: { minIntervalMs } },
+  unsubscribe = client.subscribe<ResultOf<typeof STATS_CHANGED>>(
+    toRequest(STATS_CHANGED, { minIntervalMs }),
     {
       next: (result) => {
         // Validation and argument errors arrive as a `next` event with errors.

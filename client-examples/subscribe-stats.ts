@@ -10,11 +10,11 @@
  */
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { type ResultOf, toRequest } from './graphql.js';
 import {
   authHeaders,
   bearerToken,
   clockTime,
-  type DashboardStats,
   DEFAULT_URL,
   describeError,
   fail,
@@ -95,8 +95,8 @@ log(
 subscribe();
 
 function subscribe(): void {
-  unsubscribe = client.subscribe<{ statsChanged: DashboardStats }>(
-    { query: STATS_CHANGED, variables: { minIntervalMs } },
+  unsubscribe = client.subscribe<ResultOf<typeof STATS_CHANGED>>(
+    toRequest(STATS_CHANGED, { minIntervalMs }),
     {
       next: (result) => {
         if (result.errors?.length) {

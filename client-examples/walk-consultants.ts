@@ -7,7 +7,8 @@
  *
  * Exit code: 0 when the counts match, 1 when they do not or on any error.
  */
-import { Client, type CombinedError, fetchExchange, gql, type OperationResult } from '@urql/core';
+import { Client, type CombinedError, fetchExchange, type OperationResult } from '@urql/core';
+import { graphql, type ResultOf, type VariablesOf } from './graphql.js';
 import {
   authHeaders,
   describeError,
@@ -22,10 +23,8 @@ import {
 const USAGE =
   'npx tsx client-examples/walk-consultants.ts [--url URL] [--search TEXT] [--availability AVAILABLE,ON_MISSION,UNAVAILABLE]';
 const PAGE_SIZE = 100;
-const AVAILABILITIES = ['AVAILABLE', 'ON_MISSION', 'UNAVAILABLE'] as const;
-type Availability = (typeof AVAILABILITIES)[number];
 
-const CONSULTANTS_PAGE = gql`
+const CONSULTANTS_PAGE = graphql(`
   query WalkConsultants($first: Int!, $after: String, $filter: ConsultantFilter) {
     consultants(first: $first, after: $after, filter: $filter) {
       totalCount
@@ -40,15 +39,18 @@ const CONSULTANTS_PAGE = gql`
       }
     }
   }
-`;
+`);
 
-interface ConsultantsPage {
-  consultants: {
-    totalCount: number | null;
-    pageInfo: { hasNextPage: boolean; endCursor: string | null };
-    edges: { node: { id: string } }[];
-  } | null;
-}
+type ConsultantsPage = ResultOf<typeof CONSULTANTS_PAGE>;
+/** The schema's `Availability` enum, as the filter takes it. */
+type Availability = NonNullable<
+  NonNullable<VariablesOf<typeof CONSULTANTS_PAGE>['filter']>['availability']
+>[number];
+const AVAILABILITIES = [
+  'AVAILABLE',
+  'ON_MISSION',
+  'UNAVAILABLE',
+] as const satisfies readonly Availability[];
 
 const flags = parseFlags(USAGE, {
   url: { type: 'string' },
@@ -92,7 +94,7 @@ let after: string | null = null;
 for (;;) {
   const pageStarted = performance.now();
   const result: OperationResult<ConsultantsPage> = await client
-    .query<ConsultantsPage>(CONSULTANTS_PAGE, {
+    .query(CONSULTANTS_PAGE, {
       first: PAGE_SIZE,
       after,
       filter: Object.keys(filter).length ? filter : null,

@@ -1,4 +1,5 @@
 import { createClient } from 'graphql-ws';
+import { type Document, type ResultOf, toRequest, type VariablesOf } from '../../graphql.js';
 
 /** What the connection indicator shows. */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
@@ -16,19 +17,19 @@ export interface ApiOptions {
   onStateChange: (state: ConnectionState) => void;
 }
 
-export interface Subscription<T> {
-  document: string;
-  variables?: Record<string, unknown>;
-  onData: (data: T) => void;
+export interface Subscription<D extends Document> {
+  document: D;
+  variables: VariablesOf<D>;
+  onData: (data: ResultOf<D>) => void;
   /** A GraphQL error or a connection problem graphql-ws gave up on; the subscription starts again shortly. */
   onError: (message: string) => void;
 }
 
 export interface Api {
   /** One query over HTTP POST; rejects with the first GraphQL error's message. */
-  query<T>(document: string, variables?: Record<string, unknown>): Promise<T>;
+  query<D extends Document>(document: D, variables: VariablesOf<D>): Promise<ResultOf<D>>;
   /** A subscription over graphql-ws that survives reconnects; returns how to stop it. */
-  subscribe<T>(subscription: Subscription<T>): () => void;
+  subscribe<D extends Document>(subscription: Subscription<D>): () => void;
 }
 
 /** After this many connection attempts in a row fail, the API is shown as offline (still retried). */
@@ -92,7 +93,8 @@ export function createApi({ endpoint, token, onStateChange }: ApiOptions): Api {
   });
 
   return {
-    async query<T>(document: string, variables?: Record<string, unknown>): Promise<T> {
+    async query<D extends Document>(document: D, variables: VariablesOf<D>): Promise<ResultOf<D>> {
+      type T = ResultOf<D>;
       const bearer = token?.();
       const response = await fetch(endpoint, {
         method: 'POST',
@@ -101,7 +103,7 @@ export function createApi({ endpoint, token, onStateChange }: ApiOptions): Api {
           accept: 'application/graphql-response+json, application/json',
           ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
         },
-        body: JSON.stringify({ query: document, variables }),
+        body: JSON.stringify(toRequest(document, variables)),
       });
       let body: GraphQLResponse<T>;
       try {
@@ -115,7 +117,13 @@ export function createApi({ endpoint, token, onStateChange }: ApiOptions): Api {
       return body.data;
     },
 
-    subscribe<T>({ document, variables, onData, onError }: Subscription<T>): () => void {
+    subscribe<D extends Document>({
+      document,
+      variables,
+      onData,
+      onError,
+    }: Subscription<D>): () => void {
+      const request = toRequest(document, variables);
       let stopped = false;
       let unsubscribe: (() => void) | undefined;
       let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -125,21 +133,18 @@ export function createApi({ endpoint, token, onStateChange }: ApiOptions): Api {
         if (!stopped) retryTimer = setTimeout(start, RESUBSCRIBE_DELAY_MS);
       };
       function start() {
-        unsubscribe = client.subscribe<T>(
-          { query: document, variables },
-          {
-            next: (result) => {
-              if (result.errors?.length) onError(describeError(result.errors));
-              else if (result.data) onData(result.data);
-            },
-            error: (error) => {
-              if (stopped) return;
-              onError(describeError(error));
-              startAgainLater();
-            },
-            complete: startAgainLater,
+        unsubscribe = client.subscribe<ResultOf<D>>(request, {
+          next: (result) => {
+            if (result.errors?.length) onError(describeError(result.errors));
+            else if (result.data) onData(result.data);
           },
-        );
+          error: (error) => {
+            if (stopped) return;
+            onError(describeError(error));
+            startAgainLater();
+          },
+          complete: startAgainLater,
+        });
       }
       start();
       return () => {

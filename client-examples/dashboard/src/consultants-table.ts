@@ -4,7 +4,7 @@ import {
   type Availability,
   CONSULTANTS_PAGE,
   type ConsultantRow,
-  type ConsultantsPage,
+  type ConsultantsConnection,
   PRACTICES,
   type Practice,
 } from './queries.js';
@@ -28,24 +28,39 @@ export interface ConsultantsTable {
   refresh(): Promise<void>;
 }
 
+/** An option of the availability filter: one of the schema's values, or '' for any. */
+function isAvailability(value: string): value is Availability {
+  return Object.hasOwn(AVAILABILITY_LABELS, value);
+}
+
 function titleCase(value: string): string {
   return value.charAt(0) + value.slice(1).toLowerCase();
 }
 
 function renderRow(consultant: ConsultantRow): HTMLTableRowElement {
   return element('tr', { data: { id: consultant.id } }, [
+    // Every field is nullable in the schema (a failing resolver nulls only its own field).
     element('td', { className: 'name' }, [
-      element('span', { className: 'full-name', text: consultant.fullName }),
-      element('span', { className: 'email', text: consultant.email }),
+      element('span', { className: 'full-name', text: consultant.fullName ?? '' }),
+      element('span', { className: 'email', text: consultant.email ?? '' }),
     ]),
     element('td', { className: 'practice', text: consultant.practice?.name ?? '–' }),
-    element('td', { className: 'grade', text: titleCase(consultant.grade) }),
-    element('td', { className: 'availability' }, [
-      element('span', {
-        className: `badge ${consultant.availability.toLowerCase()}`,
-        text: AVAILABILITY_LABELS[consultant.availability],
-      }),
-    ]),
+    element('td', {
+      className: 'grade',
+      text: consultant.grade ? titleCase(consultant.grade) : '',
+    }),
+    element(
+      'td',
+      { className: 'availability' },
+      consultant.availability
+        ? [
+            element('span', {
+              className: `badge ${consultant.availability.toLowerCase()}`,
+              text: AVAILABILITY_LABELS[consultant.availability],
+            }),
+          ]
+        : [],
+    ),
     element('td', { className: 'rate number', text: format.euros(consultant.dailyRate) }),
     element('td', { className: 'mission', text: consultant.currentMission?.client ?? '' }),
   ]);
@@ -69,14 +84,16 @@ export function createConsultantsTable(api: Api): ConsultantsTable {
 
   let pageWindow: PageWindow = { first: PAGE_SIZE };
   let pageNumber = 1;
-  let pageInfo: ConsultantsPage['consultants']['pageInfo'] | undefined;
+  let pageInfo: ConsultantsConnection['pageInfo'] | undefined;
   let latestRequest = 0;
 
   function filter() {
     const search = searchInput.value.trim();
     return {
       practiceIds: practiceSelect.value ? [practiceSelect.value] : undefined,
-      availability: availabilitySelect.value ? [availabilitySelect.value] : undefined,
+      availability: isAvailability(availabilitySelect.value)
+        ? [availabilitySelect.value]
+        : undefined,
       search: search || undefined,
     };
   }
@@ -86,12 +103,13 @@ export function createConsultantsTable(api: Api): ConsultantsTable {
     status.textContent = 'Loading…';
     previousButton.disabled = true;
     nextButton.disabled = true;
-    let page: ConsultantsPage['consultants'];
+    let page: ConsultantsConnection | null;
     try {
-      ({ consultants: page } = await api.query<ConsultantsPage>(CONSULTANTS_PAGE, {
+      ({ consultants: page } = await api.query(CONSULTANTS_PAGE, {
         ...pageWindow,
         filter: filter(),
       }));
+      if (!page) throw new Error('the API returned no consultants');
     } catch (error) {
       if (request !== latestRequest) return;
       status.textContent = `Could not load consultants: ${(error as Error).message}`;
@@ -107,7 +125,7 @@ export function createConsultantsTable(api: Api): ConsultantsTable {
     pageLabel.textContent =
       page.edges.length === 0
         ? 'No consultant matches'
-        : `${format.integer(firstRow)}–${format.integer(firstRow + page.edges.length - 1)} of ${format.integer(page.totalCount)}`;
+        : `${format.integer(firstRow)}–${format.integer(firstRow + page.edges.length - 1)} of ${format.integer(page.totalCount ?? 0)}`;
     pageLabel.dataset.page = String(pageNumber);
     pageLabel.dataset.total = String(page.totalCount);
     previousButton.disabled = !pageInfo.hasPreviousPage;
@@ -144,11 +162,11 @@ export function createConsultantsTable(api: Api): ConsultantsTable {
   let practicesLoaded: Promise<void> | undefined;
   /** Fills the practice filter once; a failure (the API is down) is retried on the next refresh. */
   function loadPractices(): Promise<void> {
-    practicesLoaded ??= api.query<{ practices: Practice[] }>(PRACTICES).then(
+    practicesLoaded ??= api.query(PRACTICES, {}).then(
       ({ practices }) => {
         practiceSelect.append(
-          ...practices.map((practice) => {
-            const option = element('option', { text: practice.name });
+          ...(practices ?? []).map((practice: Practice) => {
+            const option = element('option', { text: practice.name ?? '' });
             option.value = practice.id;
             return option;
           }),

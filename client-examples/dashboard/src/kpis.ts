@@ -12,37 +12,37 @@ const KPIS: Kpi[] = [
   {
     key: 'consultants',
     label: 'Consultants',
-    value: (s) => s.consultants.total,
+    value: (s) => s.consultants?.total ?? null,
     show: (v) => format.integer(v ?? 0),
   },
   {
     key: 'available',
     label: 'Available',
-    value: (s) => s.consultants.available,
+    value: (s) => s.consultants?.available ?? null,
     show: (v) => format.integer(v ?? 0),
   },
   {
     key: 'on-mission',
     label: 'On mission',
-    value: (s) => s.consultants.onMission,
+    value: (s) => s.consultants?.onMission ?? null,
     show: (v) => format.integer(v ?? 0),
   },
   {
     key: 'utilization',
     label: 'Utilization',
-    value: (s) => s.consultants.utilizationRate,
+    value: (s) => s.consultants?.utilizationRate ?? null,
     show: (v) => format.percent(v ?? 0),
   },
   {
     key: 'active-missions',
     label: 'Active missions',
-    value: (s) => s.missions.active,
+    value: (s) => s.missions?.active ?? null,
     show: (v) => format.integer(v ?? 0),
   },
   {
     key: 'average-daily-rate',
     label: 'Average daily rate',
-    value: (s) => s.missions.averageDailyRate,
+    value: (s) => s.missions?.averageDailyRate ?? null,
     show: format.euros,
   },
 ];
@@ -82,8 +82,10 @@ export function createKpiTiles(): (stats: DashboardStats) => void {
       }
       target.dataset.value = value === null ? '' : String(value);
     }
-    version.textContent = stats.version;
+    version.textContent = stats.version ?? '';
     pushedAt.textContent = format.time(new Date());
-    pushedAt.title = `computed by the server at ${new Date(stats.computedAt).toLocaleString('en-GB')}`;
+    pushedAt.title = stats.computedAt
+      ? `computed by the server at ${new Date(stats.computedAt).toLocaleString('en-GB')}`
+      : '';
   };
 }

@@ -36,20 +36,21 @@ const skillsChart = byId('chart-skills');
 let lastVersion: string | undefined;
 
 function practiceRows(stats: DashboardStats): BarRow[] {
-  return stats.practices.map((practice) => ({
-    label: practice.name,
+  // Every field is nullable in the schema (a failing resolver nulls only its own field).
+  return (stats.practices ?? []).map((practice) => ({
+    label: practice.name ?? '?',
     segments: [
-      { value: practice.onMission, className: 'segment-on-mission', label: 'on mission' },
-      { value: practice.available, className: 'segment-available', label: 'available' },
-      { value: practice.unavailable, className: 'segment-unavailable', label: 'unavailable' },
+      { value: practice.onMission ?? 0, className: 'segment-on-mission', label: 'on mission' },
+      { value: practice.available ?? 0, className: 'segment-available', label: 'available' },
+      { value: practice.unavailable ?? 0, className: 'segment-unavailable', label: 'unavailable' },
     ],
   }));
 }
 
 function skillRows(stats: DashboardStats): BarRow[] {
-  return stats.topSkills.map((skill) => ({
-    label: skill.name,
-    segments: [{ value: skill.consultants, className: 'segment-skill', label: 'consultants' }],
+  return (stats.topSkills ?? []).map((skill) => ({
+    label: skill.name ?? '?',
+    segments: [{ value: skill.consultants ?? 0, className: 'segment-skill', label: 'consultants' }],
   }));
 }
 
@@ -60,13 +61,15 @@ function showStats(stats: DashboardStats): void {
   renderBarChart(skillsChart, skillRows(stats));
   // The first push after (re)subscribing repeats the current version: only a new one changes rows.
   if (lastVersion !== undefined && stats.version !== lastVersion) void table.refresh();
-  lastVersion = stats.version;
+  lastVersion = stats.version ?? undefined;
 }
 
-api.subscribe<{ statsChanged: DashboardStats }>({
+api.subscribe({
   document: STATS_CHANGED,
   variables: { minIntervalMs: MIN_PUSH_INTERVAL_MS, topSkills: TOP_SKILLS },
-  onData: ({ statsChanged }) => showStats(statsChanged),
+  onData: ({ statsChanged }) => {
+    if (statsChanged) showStats(statsChanged);
+  },
   onError: (message) => {
     subscriptionError.textContent = `Live statistics interrupted: ${message}. Retrying…`;
   },

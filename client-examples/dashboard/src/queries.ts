@@ -1,8 +1,12 @@
-/** The GraphQL documents of the page and the shapes they return (see schema/schema.graphql). */
+/**
+ * The GraphQL documents of the page; what they return is typed from the
+ * schema (schema/schema.graphql) by gql.tada, not written by hand.
+ */
+import { graphql, type ResultOf, type VariablesOf } from '../../graphql.js';
 
 export const TOP_SKILLS = 8;
 
-export const STATS_CHANGED = /* GraphQL */ `
+export const STATS_CHANGED = graphql(`
   subscription DashboardStats($minIntervalMs: Int, $topSkills: Int!) {
     statsChanged(minIntervalMs: $minIntervalMs) {
       version
@@ -31,46 +35,22 @@ export const STATS_CHANGED = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export interface DashboardStats {
-  version: string;
-  computedAt: string;
-  consultants: {
-    total: number;
-    available: number;
-    onMission: number;
-    unavailable: number;
-    utilizationRate: number;
-  };
-  missions: { active: number; averageDailyRate: number | null };
-  practices: {
-    name: string;
-    consultants: number;
-    available: number;
-    onMission: number;
-    unavailable: number;
-  }[];
-  topSkills: { name: string; consultants: number }[];
-}
+export type DashboardStats = NonNullable<ResultOf<typeof STATS_CHANGED>['statsChanged']>;
 
-export const PRACTICES = /* GraphQL */ `
+export const PRACTICES = graphql(`
   query DashboardPractices {
     practices {
       id
       name
     }
   }
-`;
+`);
 
-export interface Practice {
-  id: string;
-  name: string;
-}
+export type Practice = NonNullable<ResultOf<typeof PRACTICES>['practices']>[number];
 
-export type Availability = 'AVAILABLE' | 'ON_MISSION' | 'UNAVAILABLE';
-
-export const CONSULTANTS_PAGE = /* GraphQL */ `
+export const CONSULTANTS_PAGE = graphql(`
   query DashboardConsultants(
     $first: Int
     $after: String
@@ -111,28 +91,11 @@ export const CONSULTANTS_PAGE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export interface ConsultantRow {
-  id: string;
-  fullName: string;
-  email: string;
-  grade: string;
-  dailyRate: number;
-  availability: Availability;
-  practice: { name: string } | null;
-  currentMission: { client: string } | null;
-}
-
-export interface ConsultantsPage {
-  consultants: {
-    totalCount: number;
-    pageInfo: {
-      hasNextPage: boolean;
-      hasPreviousPage: boolean;
-      startCursor: string | null;
-      endCursor: string | null;
-    };
-    edges: { node: ConsultantRow }[];
-  };
-}
+export type ConsultantsConnection = NonNullable<ResultOf<typeof CONSULTANTS_PAGE>['consultants']>;
+export type ConsultantRow = ConsultantsConnection['edges'][number]['node'];
+/** The schema's `Availability` enum, as the filter takes it. */
+export type Availability = NonNullable<
+  NonNullable<VariablesOf<typeof CONSULTANTS_PAGE>['filter']>['availability']
+>[number];
