@@ -4,7 +4,13 @@ import { createAuthenticator } from './auth/authenticator.js';
 import { resolveJwtSecret } from './auth/dev-secret.js';
 import { createMutationRateLimiter } from './auth/mutation-rate-limit.js';
 import { createWebSocketOnConnect } from './auth/ws-auth.js';
-import { type Caches, clearCaches, createCaches, invalidateTables } from './cache/index.js';
+import {
+  allCaches,
+  type Caches,
+  clearCaches,
+  createCaches,
+  invalidateTables,
+} from './cache/index.js';
 import {
   type ChangeDetector,
   type ChangeEvent,
@@ -151,8 +157,18 @@ export function buildApp(config: Config, deps: AppDependencies): App {
       stats?.resync();
       return;
     }
-    invalidateTables(caches, event.tables);
     reports?.tablesChanged(event.tables);
+    if (event.folded) {
+      // A fold (here or on another instance) published the snapshot at this
+      // version: the stats publisher reads it; the other caches drop what
+      // those tables fed (silent writers announced nothing themselves).
+      for (const cache of allCaches(caches)) {
+        if (cache !== caches.stats) cache.invalidate(event.tables);
+      }
+      stats?.published(event.folded.version, { windowOpen: event.folded.windowOpen });
+      return;
+    }
+    invalidateTables(caches, event.tables);
     stats?.tablesChanged(event.tables);
   }
 
@@ -193,11 +209,14 @@ export function buildApp(config: Config, deps: AppDependencies): App {
         });
         const db = createDatabase(pool);
         await seedIfEmpty(pool);
+        const computer = createStatsComputer({
+          pool,
+          triggersInstalled: () => changes?.status.triggersInstalled ?? null,
+          coalesceMs: config.stats.coalesceMs,
+        });
         stats = createStatsPublisher<DashboardStatsSnapshot>({
-          compute: createStatsComputer({
-            pool,
-            triggersInstalled: () => changes?.status.triggersInstalled ?? null,
-          }),
+          compute: computer.compute,
+          readPublished: computer.readPublished,
           cache: caches.stats,
           coalesceMs: config.stats.coalesceMs,
           log,
@@ -289,8 +308,9 @@ export function buildApp(config: Config, deps: AppDependencies): App {
     },
     stop() {
       stopping ??= (async () => {
-        stats?.stop();
         await Promise.all([
+          // A last fold if this instance promised writers one, while the pool is open.
+          stats?.stop(),
           webSockets?.close(config.shutdownGraceMs),
           http?.close(config.shutdownGraceMs),
           // Interrupts a running task (marked failed) while the pool is still open.

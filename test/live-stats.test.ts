@@ -2,6 +2,7 @@ import { type Client, createClient } from 'graphql-ws';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { CHANGES_CHANNEL } from '../src/db/change-contract.js';
 import { computeDashboardStatsFromScratch } from '../src/stats/snapshot.js';
 import { createTestDatabase, createTestPool } from './support/database.js';
 import { disposeAfterEach, waitFor } from './support/dispose.js';
@@ -313,10 +314,36 @@ describe('statsChanged', () => {
     await waitFor(() => ws.errors.length > 0, 5_000);
     expect(JSON.stringify(ws.errors)).toContain('BAD_USER_INPUT');
   });
+  it('costs one recompute, in one statement, per write after a quiet period', async () => {
+    const server = await startTestServer({}, { disposer: dispose });
+    const ws = subscribeWs(server);
+    await waitFor(() => ws.pushes.length === 1, 10_000);
+    await server.waitForIdle(400);
+    const statements: string[] = [];
+    const stopObserving = server.sqlCounter.observe((text) => statements.push(text));
+    dispose.add(stopObserving);
+    const recomputesBefore = server.app.stats?.metrics.recomputes ?? 0;
+    const perWrite: string[][] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const before = statements.length;
+      await withClient(server.databaseUrl, (client) =>
+        client.query(INSERT_CONSULTANT, [`live.quiet${i}@example.test`]),
+      );
+      await waitFor(() => ws.pushes.at(-1)?.consultants.total === 121 + i, 10_000);
+      // Everything the write caused, follow-ups included, is over.
+      await server.waitForIdle(400);
+      perWrite.push(statements.slice(before));
+    }
+    // One fold + snapshot per write, in one statement; nothing after it.
+    expect(perWrite.map((list) => list.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(perWrite.flat().every((text) => text.includes('stats_fold'))).toBe(true);
+    expect((server.app.stats?.metrics.recomputes ?? 0) - recomputesBefore).toBe(5);
+    expect(ws.pushes.map((push) => push.consultants.total)).toEqual([120, 121, 122, 123, 124, 125]);
+  });
 });
 
 describe('several instances on one database', () => {
-  it('a write committed once reaches the subscribers of both instances', async () => {
+  it('with two instances on one database, one write is folded once and pushed once by both', async () => {
     const database = await createTestDatabase();
     dispose.add(() => database.drop());
     const first = await startTestServer({}, { database, disposer: dispose });
@@ -325,6 +352,18 @@ describe('several instances on one database', () => {
     const b = subscribeWs(second);
     await waitFor(() => a.pushes.length === 1 && b.pushes.length === 1, 10_000);
     expect(a.pushes[0]?.version).toBe(b.pushes[0]?.version);
+    await Promise.all([first.waitForIdle(400), second.waitForIdle(400)]);
+
+    // Every fold that consumes deltas announces itself once: count them.
+    const folds: string[] = [];
+    const listener = new pg.Client({ connectionString: database.url });
+    await listener.connect();
+    dispose.add(() => listener.end());
+    listener.on('notification', (message) => {
+      if (message.payload?.startsWith('folded:')) folds.push(message.payload);
+    });
+    await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+    const statementsBefore = [first.sqlCounter.total, second.sqlCounter.total];
 
     await withClient(database.url, (client) =>
       client.query(INSERT_CONSULTANT, ['live.both@example.test']),
@@ -334,6 +373,19 @@ describe('several instances on one database', () => {
         a.pushes.at(-1)?.consultants.total === 121 && b.pushes.at(-1)?.consultants.total === 121,
       10_000,
     );
+    await Promise.all([first.waitForIdle(400), second.waitForIdle(400)]);
+    expect(folds).toHaveLength(1);
+    expect(folds[0]).toBe(`folded:${a.pushes.at(-1)?.version}:consultants`);
+    // The new version once on each side, the same one.
+    expect(a.pushes).toHaveLength(2);
+    expect(b.pushes).toHaveLength(2);
     expect(a.pushes.at(-1)?.version).toBe(b.pushes.at(-1)?.version);
+    // One statement each: the instance that lost the race for the fold lock
+    // gets the snapshot the winner published (or reads it on its announcement).
+    const spent = [
+      first.sqlCounter.total - (statementsBefore[0] ?? 0),
+      second.sqlCounter.total - (statementsBefore[1] ?? 0),
+    ];
+    expect(spent.every((n) => n >= 1 && n <= 2)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TaggedCache } from '../src/cache/tagged-cache.js';
 import { readChangeChecksum } from '../src/changes/checksum.js';
 import {
   CHANGES_CHANNEL,
@@ -15,14 +16,24 @@ import {
   parseChangePayload,
 } from '../src/db/change-contract.js';
 import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
-import { foldStatsDeltas, readDashboardStats } from '../src/stats/fold.js';
+import { StatsDeltaKind } from '../src/db/schema/stats.js';
+import { createLogger } from '../src/logger.js';
+import { createStatsComputer } from '../src/stats/computer.js';
+import {
+  type FoldOutcome,
+  foldStats,
+  foldStatsDeltas,
+  readDashboardStats,
+} from '../src/stats/fold.js';
 import { rebuildStatsSummary, verifyStatsSummary } from '../src/stats/maintenance.js';
+import { createStatsPublisher } from '../src/stats/publisher.js';
 import {
   computeDashboardStatsFromScratch,
   type DashboardStatsSnapshot,
   readStatsVersion,
 } from '../src/stats/snapshot.js';
 import { createTestPool } from './support/database.js';
+import { waitFor } from './support/dispose.js';
 
 // --- Local database helper -------------------------------------------------
 // A throwaway, unmigrated database on the run's server (test/support's
@@ -167,10 +178,13 @@ describe('live statistics in PostgreSQL', () => {
   }
 
   /**
-   * Folds until a fold finds nothing, which clears refold_expected_until:
-   * the next writer then notifies rather than relying on a coming fold.
+   * Folds everything and closes any window (as its owner would): the next
+   * writer then notifies rather than relying on a coming fold.
    */
   async function settle(): Promise<void> {
+    await pool.query(
+      `UPDATE stats_state SET refold_expected_until = clock_timestamp() - interval '1 ms'`,
+    );
     for (let i = 0; i < 10; i += 1) {
       if ((await foldStatsDeltas(pool)).deltas === 0) return;
     }
@@ -384,16 +398,42 @@ describe('live statistics in PostgreSQL', () => {
   });
 
   describe('wake-ups', () => {
+    /** A fold as API instance `a` runs it in a burst: it keeps writers silent. */
+    const burstFold = () => foldStats(pool, { snapshot: false, instance: 'a', keepWindow: true });
+
+    it('folds a quiet write without opening a window: the next writer notifies', async () => {
+      await settle();
+      expect(await notificationsDuring(() => pool.query(insertMission(8, 'quiet')))).toEqual([
+        'missions',
+      ]);
+      let outcome: FoldOutcome | undefined;
+      const announced = await notificationsDuring(async () => {
+        outcome = await foldStats(pool, { instance: 'a', keepWindow: false });
+      });
+      // One announcement, with the version whose snapshot is now published…
+      expect(announced).toEqual([`folded:${outcome?.version}:missions`]);
+      expect(outcome?.windowOpen).toBe(false);
+      expect(outcome?.pending).toBeNull();
+      // …and no promise of another fold, so the next writer notifies.
+      expect(await notificationsDuring(() => pool.query(insertMission(8, 'next')))).toEqual([
+        'missions',
+      ]);
+      await expectConsistent();
+    });
+
     it('keeps writers silent while a fold is due; the fold announces their tables', async () => {
       await settle();
-      // No fold due: the first writer notifies…
       expect(await notificationsDuring(() => pool.query(insertMission(8, 'first')))).toEqual([
         'missions',
       ]);
-      // …and the fold that consumes its delta announces the table to every instance.
-      const first = await notificationsDuring(() => foldStatsDeltas(pool));
-      expect(first).toEqual(['missions']);
-      // A fold is now due (the one that announcement triggers), so writers stay silent.
+      // A fold in a burst opens the window: its instance promises another fold.
+      let first: FoldOutcome | undefined;
+      const announced = await notificationsDuring(async () => {
+        first = await burstFold();
+      });
+      expect(announced).toEqual([`folded:${first?.version}:missions:window`]);
+      expect(first?.windowOpen).toBe(true);
+      // So writers stay silent.
       expect(
         await notificationsDuring(() =>
           transaction(async (client) => {
@@ -409,46 +449,84 @@ describe('live statistics in PostgreSQL', () => {
         { kind: 2, count_delta: 1 },
         { kind: 1, count_delta: 0 },
       ]);
-      const next = await foldStatsDeltas(pool);
-      expect(next.tables).toEqual(['consultants', 'missions']);
-      expect(next.changed).toBe(true);
+      // The promised fold announces their tables; the window stays open while it consumes.
+      let next: FoldOutcome | undefined;
+      expect(
+        await notificationsDuring(async () => {
+          next = await burstFold();
+        }),
+      ).toEqual([`folded:${next?.version}:consultants,missions:window`]);
+      expect(next?.changed).toBe(true);
+      // The fold that finds nothing closes the window and looks for silent writers.
+      const last = await burstFold();
+      expect(last.windowOpen).toBe(false);
+      expect(last.pending).toEqual({ young: [], old: [], leftover: [] });
+      expect(await notificationsDuring(() => pool.query(insertMission(9, 'loud')))).toEqual([
+        'missions',
+      ]);
       await expectConsistent();
     });
 
-    it('wakes the API again for a silent writer that a fold missed', async () => {
+    it("leaves another instance's window alone until it expires", async () => {
       await settle();
       await pool.query(insertMission(10, 'primer'));
-      await foldStatsDeltas(pool); // consumed: a fold is due, writers go silent
+      expect((await burstFold()).windowOpen).toBe(true);
+      // Instance b, and a one-off fold, find nothing and do not close a's window.
+      const b = await foldStats(pool, { snapshot: false, instance: 'b', keepWindow: true });
+      expect(b).toMatchObject({ deltas: 0, windowOpen: false, pending: null });
+      expect((await foldStatsDeltas(pool)).woken).toEqual([]);
+      expect(await notificationsDuring(() => pool.query(insertMission(10, 'silent')))).toEqual([]);
+      // a's follow-up consumes and closes (not in a burst any more).
+      const closing = await foldStats(pool, { snapshot: false, instance: 'a' });
+      expect(closing).toMatchObject({ deltas: 1, windowOpen: false });
+      expect(closing.pending).toEqual({ young: [], old: [], leftover: [] });
+      await expectConsistent();
+    });
+
+    it('finds a silent writer the closing fold missed, and folds it on the follow-up', async () => {
+      await settle();
+      await pool.query(insertMission(10, 'primer'));
+      await burstFold(); // consumed: the window is open, writers go silent
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         await client.query(insertMission(10, 'in flight'));
         // The fold cannot see the uncommitted delta, but it sees the marker.
-        const during = await foldStatsDeltas(pool);
+        const during = await foldStats(pool, { snapshot: false, instance: 'a' });
         expect(during.deltas).toBe(0);
-        expect(during.woken).toEqual(['missions']);
+        expect(during.pending?.young).toEqual(['missions']);
         await client.query('COMMIT');
       } finally {
         client.release();
       }
-      // Committed after that check: the next fold's check finds the delta itself.
-      const after = await foldStatsDeltas(pool);
+      // Committed after that look: the follow-up folds it, and looks again.
+      const after = await foldStats(pool, { snapshot: false, instance: 'a', checkPending: true });
       expect(after.tables).toEqual(['missions']);
       expect(after.changed).toBe(true);
+      expect(after.pending).toEqual({ young: [], old: [], leftover: [] });
       await expectConsistent();
     });
 
     it('wakes for an idle-in-transaction writer at most once a second', async () => {
       await settle();
       await pool.query(insertMission(11, 'primer'));
-      await foldStatsDeltas(pool);
+      await burstFold();
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         await client.query(insertMission(11, 'long'));
+        // Ages the writer's transaction past a second: what makes it "old".
         await new Promise((resolve) => setTimeout(resolve, 1_100));
+        // As if instance a had died: its window expired, and one-off folds close it and wake.
+        await pool.query(
+          `UPDATE stats_state SET refold_expected_until = clock_timestamp() - interval '1 ms'`,
+        );
         const woken = [];
-        for (let i = 0; i < 5; i += 1) woken.push((await foldStatsDeltas(pool)).woken);
+        for (let i = 0; i < 5; i += 1) {
+          woken.push(
+            (await foldStats(pool, { snapshot: false, checkPending: true })).pending?.old ?? [],
+          );
+        }
         expect(woken.filter((tables) => tables.length > 0)).toEqual([['missions']]);
         await client.query('COMMIT');
       } finally {
@@ -461,7 +539,7 @@ describe('live statistics in PostgreSQL', () => {
     it('makes writers notify again when folds stop', async () => {
       await settle();
       await pool.query(insertMission(12, 'primer'));
-      await foldStatsDeltas(pool);
+      await burstFold();
       expect(await notificationsDuring(() => pool.query(insertMission(12, 'silent')))).toEqual([]);
       // As if the API had died right after that fold, 2 s ago.
       await pool.query(
@@ -470,38 +548,45 @@ describe('live statistics in PostgreSQL', () => {
       expect(await notificationsDuring(() => pool.query(insertMission(12, 'loud')))).toEqual([
         'missions',
       ]);
+      // The next fold, whoever runs it, closes the expired window and looks for silent writers.
+      const next = await foldStatsDeltas(pool);
+      expect(next.tables).toEqual(['missions']);
+      expect(next.woken).toEqual([]);
       await expectConsistent();
     });
 
-    it('loses nothing when the API folds only on notifications', async () => {
-      // The server's loop, as the stats publisher runs it: fold 20 ms after
-      // the last notification of a burst, one fold at a time.
+    it('loses nothing when the API folds only on notifications and its own follow-ups', async () => {
+      // The server's loop: the stats publisher and computer as the app runs
+      // them, fed by a listener, with a short coalescing window.
       const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const consumer = new pg.Client({ connectionString: db.url });
       await consumer.connect();
-      let folding: Promise<unknown> | undefined;
-      let again = false;
-      let timer: NodeJS.Timeout | undefined;
-      let lastActivity = Date.now();
-      const fold = () => {
-        timer = undefined;
-        if (folding) {
-          again = true;
-          return;
+      const computer = createStatsComputer({
+        pool,
+        triggersInstalled: () => true,
+        coalesceMs: 20,
+        instanceId: 'consumer',
+      });
+      const cache = new TaggedCache<DashboardStatsSnapshot>({
+        name: 'stats',
+        ttlMs: 60_000,
+        maxEntries: 10,
+      });
+      const publisher = createStatsPublisher<DashboardStatsSnapshot>({
+        compute: computer.compute,
+        readPublished: computer.readPublished,
+        cache,
+        coalesceMs: 20,
+        log: createLogger('silent'),
+      });
+      consumer.on('notification', (message) => {
+        const notice = parseChangePayload(message.payload ?? '');
+        if (notice?.kind === 'table') {
+          cache.invalidate([notice.table]);
+          publisher.tablesChanged([notice.table]);
+        } else if (notice?.kind === 'folded') {
+          publisher.published(notice.version, { windowOpen: notice.windowOpen });
         }
-        folding = foldStatsDeltas(pool).finally(() => {
-          folding = undefined;
-          lastActivity = Date.now();
-          if (again) {
-            again = false;
-            fold();
-          }
-        });
-      };
-      consumer.on('notification', () => {
-        lastActivity = Date.now();
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(fold, 20);
       });
       await consumer.query(`LISTEN ${CHANGES_CHANNEL}`);
       const writers = await Promise.all(
@@ -538,24 +623,22 @@ describe('live statistics in PostgreSQL', () => {
       };
       try {
         await settle();
-        // Each episode ends with writes the API has to be woken for; a lost
-        // wake-up leaves deltas behind that nothing will fold.
+        // Each episode ends with writes nobody announces but the API's own
+        // follow-ups: a lost wake-up leaves deltas that nothing will fold.
         for (let episode = 0; episode < 8; episode += 1) {
           await Promise.all(writers.map((client, w) => write(client, w, episode)));
-          const deadline = Date.now() + 10_000;
-          while (folding || timer || Date.now() - lastActivity < 200) {
-            if (Date.now() > deadline) throw new Error('the API never went quiet');
-            await pause(10);
-          }
-          expect(
-            (await pool.query('SELECT count(*)::int AS n FROM stats_deltas')).rows[0],
-            `deltas left behind after episode ${episode}`,
-          ).toEqual({ n: 0 });
+          await waitFor(async () => {
+            const { rows } = await pool.query(
+              `SELECT (SELECT count(*) FROM stats_deltas)::int AS deltas,
+                 (SELECT refold_expected_until IS NULL FROM stats_state) AS closed`,
+            );
+            return rows[0].deltas === 0 && rows[0].closed;
+          }, 10_000);
         }
+        expect(publisher.metrics.failures).toBe(0);
         await expectConsistent();
       } finally {
-        if (timer) clearTimeout(timer);
-        await folding;
+        await publisher.stop();
         await consumer.end();
         await Promise.all(writers.map((client) => client.end()));
       }
@@ -608,13 +691,13 @@ describe('live statistics in PostgreSQL', () => {
     expect(stats.missions.active).toBeGreaterThanOrEqual(320);
   }, 60_000);
 
-  it('reads only the summary tables, never the base tables', async () => {
-    // Records each statement readDashboardStats sends, with its parameters.
-    const statements: { text: string; values: unknown[] }[] = [];
+  it('folds and reads in one statement, from the summary tables, never the base tables', async () => {
+    // Records each statement readDashboardStats sends.
+    const statements: string[] = [];
     class RecordingClient extends pg.Client {
       // biome-ignore lint/suspicious/noExplicitAny: forwards pg's query overloads unchanged.
       override query(...args: any[]): any {
-        if (typeof args[0] === 'string') statements.push({ text: args[0], values: args[1] ?? [] });
+        if (typeof args[0] === 'string') statements.push(args[0]);
         // biome-ignore lint/suspicious/noExplicitAny: see above.
         return (super.query as any)(...args);
       }
@@ -622,30 +705,64 @@ describe('live statistics in PostgreSQL', () => {
     const client = new RecordingClient({ connectionString: db.url });
     await client.connect();
     try {
+      await settle();
       await pool.query(`UPDATE consultants SET availability = 'ON_MISSION' WHERE id = 9`);
-      await readDashboardStats(client, { topSkills: 5 });
-      const relations = new Set<string>();
-      const collect = (plan: Record<string, unknown>) => {
-        if (typeof plan['Relation Name'] === 'string') relations.add(plan['Relation Name']);
-        for (const child of (plan.Plans as Record<string, unknown>[] | undefined) ?? [])
-          collect(child);
-      };
-      const explained = statements.filter((s) => /^\s*(WITH|SELECT|UPDATE)/i.test(s.text));
-      expect(explained.length).toBeGreaterThanOrEqual(4);
-      for (const statement of explained) {
-        const { rows } = await client.query(
-          `EXPLAIN (FORMAT JSON) ${statement.text}`,
-          statement.values,
-        );
-        collect((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]?.Plan ?? {});
-      }
+      // In a transaction only to read its own table-access counters afterwards.
+      await client.query('BEGIN');
+      statements.length = 0;
+      const snapshot = await readDashboardStats(client, { topSkills: 5 });
+      expect(statements).toHaveLength(1);
+      const { rows }: { rows: { relname: string; scans: string }[] } = await client.query(
+        `SELECT relname, (coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::text AS scans
+         FROM pg_stat_xact_user_tables`,
+      );
+      await client.query('COMMIT');
+      const scanned = new Set(rows.filter((row) => row.scans !== '0').map((row) => row.relname));
       for (const base of ['consultants', 'missions', 'consultant_skills', 'documents']) {
-        expect(relations).not.toContain(base);
+        expect(scanned).not.toContain(base);
       }
-      expect(relations).toContain('stats_deltas');
-      expect(relations).toContain('stats_consultant_groups');
+      expect(scanned).toContain('stats_deltas');
+      expect(scanned).toContain('stats_consultant_groups');
+      expect(snapshot.topSkills).toHaveLength(5);
     } finally {
       await client.end();
+    }
+  });
+
+  it('defines each delta kind once: the SQL mapping, the TS constant and the triggers agree', async () => {
+    const { rows } = await pool.query<{ kind: number; table_name: string }>(
+      'SELECT kind, table_name FROM stats_delta_kinds ORDER BY kind',
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.table_name, row.kind]))).toEqual(
+      StatsDeltaKind,
+    );
+    // What each table's trigger writes, inside a transaction that rolls back.
+    const writes: Record<keyof typeof StatsDeltaKind, string> = {
+      consultants: `UPDATE consultants SET daily_rate = daily_rate + 1 WHERE id = 1`,
+      missions: insertMission(1, 'kind'),
+      consultant_skills: `DELETE FROM consultant_skills WHERE consultant_id = 1 AND skill_id = 1`,
+      practices: `UPDATE practices SET name = name || '!' WHERE id = 1`,
+      skills: `UPDATE skills SET name = name || '!' WHERE id = 1`,
+    };
+    for (const [table, kind] of Object.entries(StatsDeltaKind)) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('DELETE FROM stats_deltas');
+        const before = await client.query('SELECT count(*)::int AS n FROM stats_deltas');
+        expect(before.rows[0]).toEqual({ n: 0 });
+        await client.query(writes[table as keyof typeof StatsDeltaKind]);
+        const written = await client.query<{ kind: number }>(
+          'SELECT DISTINCT kind FROM stats_deltas',
+        );
+        expect(
+          written.rows.map((row) => row.kind),
+          table,
+        ).toEqual([kind]);
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
     }
   });
 

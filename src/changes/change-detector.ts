@@ -27,6 +27,12 @@ export interface ChangeEvent {
   /** Tables that may have changed; all of them for a `resync`. */
   tables: ReadonlySet<ChangeTable>;
   reason: ChangeReason;
+  /**
+   * Set when a fold (of any instance) announced these tables: the snapshot
+   * at `version` is published, so no fold is due for them; `windowOpen`:
+   * writers may stay silent until that instance folds again.
+   */
+  folded?: { version: string; windowOpen: boolean };
 }
 
 /** Which mechanism is currently watching; `none` before start, after stop, or while blind. */
@@ -105,10 +111,14 @@ export function createChangeDetector(options: ChangeDetectorOptions): ChangeDete
   /** In `auto`: true once the triggers are known to be missing (polling for good). */
   let pollOnly = mode === 'poll';
 
-  function emit(tables: ReadonlySet<ChangeTable>, reason: ChangeReason): void {
+  function emit(
+    tables: ReadonlySet<ChangeTable>,
+    reason: ChangeReason,
+    folded?: ChangeEvent['folded'],
+  ): void {
     if (stopped) return;
     try {
-      options.onChange({ tables, reason });
+      options.onChange(folded ? { tables, reason, folded } : { tables, reason });
     } catch (error) {
       log.error({ err: error, reason }, 'change detection: onChange failed');
     }
@@ -166,9 +176,16 @@ export function createChangeDetector(options: ChangeDetectorOptions): ChangeDete
   }
 
   function onNotification(payload: string): void {
-    const table = parseChangePayload(payload);
-    if (table) {
-      emit(new Set([table]), 'notify');
+    const notice = parseChangePayload(payload);
+    if (notice?.kind === 'table') {
+      emit(new Set([notice.table]), 'notify');
+      return;
+    }
+    if (notice?.kind === 'folded') {
+      emit(new Set(notice.tables), 'notify', {
+        version: notice.version,
+        windowOpen: notice.windowOpen,
+      });
       return;
     }
     // Outside the contract (src/db/change-contract.ts): a newer schema's table or

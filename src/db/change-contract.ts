@@ -1,37 +1,40 @@
 import type pg from 'pg';
 
 /**
- * The change-notification contract between the database (triggers of
- * migration `drizzle/0003_stats_triggers.sql`, and the folds of
- * `src/stats/fold.ts`) and every listener. It lives next to the database
- * because the SQL defines it; change detection (src/changes/) and the stats
- * slice (src/stats/) both build on it.
+ * The change-notification contract between the database (the triggers of
+ * `drizzle/0003_stats_triggers.sql` and the `stats_fold` function of
+ * `drizzle/0008_stats_fold_function.sql`) and every listener. It lives next
+ * to the database because the SQL defines it; change detection
+ * (src/changes/) and the stats slice (src/stats/) both build on it.
  *
- * **Channel:** {@link CHANGES_CHANNEL}.
+ * **Channel:** {@link CHANGES_CHANNEL}. Two payloads:
  *
- * **Payload:** exactly the name of a table that may have changed, one of
- * {@link CHANGE_TABLES} — never row data, ids or JSON. Row data would not
- * fit (NOTIFY payloads are limited to 8000 bytes), and a constant payload is
- * what lets PostgreSQL coalesce them: notifications with the same channel
- * and payload raised in one transaction are delivered once, so a transaction
- * sends **at most one notification per table**, however many statements or
- * rows it writes. Statements that touch no row send nothing, and nothing is
- * delivered for a transaction that rolls back.
+ * - **`<table>`** (a writer's): exactly the name of a table that may have
+ *   changed, one of {@link CHANGE_TABLES}. A constant payload is what lets
+ *   PostgreSQL coalesce them: notifications with the same channel and
+ *   payload raised in one transaction are delivered once, so a transaction
+ *   sends **at most one notification per table**, however many statements
+ *   or rows it writes. Statements that touch no row send nothing, and
+ *   nothing is delivered for a transaction that rolls back.
+ * - **`folded:<version>:<table>,<table>…[:window]`** (a fold's, see
+ *   {@link parseChangePayload}): a fold consumed the deltas of those tables
+ *   and published the snapshot at `<version>` (a decimal bigint) in
+ *   `stats_state.snapshot`; `:window` when writers may stay silent until
+ *   its instance folds again. Sent once per fold that consumed deltas.
+ *
+ * Never row data, ids or JSON: NOTIFY payloads are limited to 8000 bytes.
  *
  * **Who sends them.** Every NOTIFY makes its transaction take a cluster-wide
  * lock at commit, held through the commit's WAL flush, so notifying writers
- * commit one at a time. To keep concurrent writers concurrent, a writing
- * transaction notifies only when no fold of the stats deltas is due; while
- * one is, it stays silent, and the fold announces its tables instead (a fold
- * notifies every table whose deltas it consumed, plus the tables of silent
- * writers it may have missed). `documents`, which feeds no statistic, always
- * notifies. So:
- * - a notification may come from a writer or from a fold, a little after
- *   the write (one fold cycle) in the second case;
- * - **after a notification of any table but `documents`, the server must
- *   fold** (`readDashboardStats` or `foldStatsDeltas`, coalesced as it
- *   likes), or silent writers would go unannounced; if folds stop for 2 s,
- *   writers notify again.
+ * commit one at a time. To keep concurrent writers concurrent during a
+ * burst, a writer stays silent while an API instance has promised to fold
+ * again soon (the wake-up window, docs/live-stats.md), and that fold
+ * announces their tables instead. `documents`, which feeds no statistic,
+ * always notifies. So:
+ * - **after a `<table>` notification of any table but `documents`, the
+ *   server must fold** (coalesced as it likes);
+ * - after a `folded:` notification it need not: the snapshot at that version
+ *   is published, and the tables listed may have changed (caches).
  *
  * Delivery happens at commit, in commit order, to the sessions listening at
  * that moment. A listener that was disconnected misses what was sent in the
@@ -56,15 +59,32 @@ export type ChangeTable = (typeof CHANGE_TABLES)[number];
 
 const changeTables: ReadonlySet<string> = new Set(CHANGE_TABLES);
 
+/** What a notification on {@link CHANGES_CHANNEL} says. */
+export type ChangeNotice =
+  | { kind: 'table'; table: ChangeTable }
+  | { kind: 'folded'; version: string; tables: ChangeTable[]; windowOpen: boolean };
+
+const FOLDED_PAYLOAD = /^folded:(\d+):([a-z_,]*)(:window)?$/;
+
 /**
  * Reads a notification payload from {@link CHANGES_CHANNEL}.
  *
- * @returns the table that changed, or `null` for a payload outside the
- *   contract (a newer schema's table, a hand-written NOTIFY): callers should
- *   then assume anything may have changed rather than ignore it.
+ * @returns what it announces, or `null` for a payload outside the contract
+ *   (a newer schema's table, a hand-written NOTIFY): callers should then
+ *   assume anything may have changed rather than ignore it.
  */
-export function parseChangePayload(payload: string): ChangeTable | null {
-  return changeTables.has(payload) ? (payload as ChangeTable) : null;
+export function parseChangePayload(payload: string): ChangeNotice | null {
+  if (changeTables.has(payload)) return { kind: 'table', table: payload as ChangeTable };
+  const folded = FOLDED_PAYLOAD.exec(payload);
+  if (!folded) return null;
+  const tables = folded[2] ? folded[2].split(',') : [];
+  if (!tables.every((table) => changeTables.has(table))) return null;
+  return {
+    kind: 'folded',
+    version: folded[1] as string,
+    tables: tables as ChangeTable[],
+    windowOpen: folded[3] !== undefined,
+  };
 }
 
 /** Anything node-postgres can run a statement on. */

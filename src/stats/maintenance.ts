@@ -6,8 +6,7 @@ import {
   type StatsClient,
   withConnection,
 } from './connection.js';
-import { afterFold, foldLocked, KIND_TABLES_SQL, REFOLD_WINDOW, STATS_LOCK_KEY } from './fold.js';
-import { BASE_SOURCES } from './snapshot.js';
+import { foldStatsDeltas, STATS_LOCK_KEY } from './fold.js';
 
 export interface VerifyResult {
   ok: boolean;
@@ -42,8 +41,8 @@ export interface RebuildResult {
  * the first read would otherwise make the recompute see empty tables while
  * the truncate's deltas stay unfolded. Only TRUNCATE and DDL wait for it.
  *
- * It notifies every stats table (any aggregate may have moved) and bumps the
- * version. Folds (and so `readDashboardStats` on every instance) wait for the rebuild:
+ * It notifies every stats table as a writer would (any aggregate may have
+ * moved), bumps the version and drops the published snapshot. Folds (and so `readDashboardStats` on every instance) wait for the rebuild:
  * run it as a background task. The lock is session-level, taken before BEGIN,
  * because REPEATABLE READ fixes its snapshot at the first statement.
  */
@@ -52,8 +51,8 @@ export async function rebuildStatsSummary(client: StatsClient): Promise<RebuildR
     await conn.query('SELECT pg_advisory_lock($1)', [STATS_LOCK_KEY]);
     let result: RebuildResult | undefined;
     try {
-      // The wake-up check of a fold elsewhere may update stats_state (woken_at)
-      // after this snapshot was taken: REPEATABLE READ then refuses the
+      // A wake-up elsewhere may update stats_state (woken_at) after this
+      // snapshot was taken: REPEATABLE READ then refuses the
       // update, and the whole rebuild is simply run again.
       for (let attempt = 1; result === undefined; attempt += 1) {
         try {
@@ -66,8 +65,6 @@ export async function rebuildStatsSummary(client: StatsClient): Promise<RebuildR
     } finally {
       await conn.query('SELECT pg_advisory_unlock($1)', [STATS_LOCK_KEY]);
     }
-    // Like a consuming fold, the rebuild notified and set
-    // refold_expected_until: the folds that follow do the wake-up check.
     return result;
   });
 }
@@ -83,29 +80,28 @@ function rebuildOnce(conn: Connection): Promise<RebuildResult> {
     await conn.query(
       `INSERT INTO stats_consultant_groups (practice_id, availability, consultants, daily_rate_sum)
        SELECT practice_id, availability, consultants, daily_rate_sum
-       FROM ${BASE_SOURCES.consultantGroups} g`,
+       FROM stats_base_consultant_groups`,
     );
     await conn.query('DELETE FROM stats_mission_groups');
     await conn.query(
       `INSERT INTO stats_mission_groups (status, missions, daily_rate_sum)
-       SELECT status, missions, daily_rate_sum FROM ${BASE_SOURCES.missionGroups} g`,
+       SELECT status, missions, daily_rate_sum FROM stats_base_mission_groups`,
     );
     await conn.query('DELETE FROM stats_skill_groups');
     await conn.query(
       `INSERT INTO stats_skill_groups (skill_id, consultants)
-       SELECT skill_id, consultants FROM ${BASE_SOURCES.skillGroups} g`,
+       SELECT skill_id, consultants FROM stats_base_skill_groups`,
     );
     const state = await conn.query<{ version: string }>(
       `INSERT INTO stats_state (id, version, folded_at, rebuilt_at) VALUES (1, 1, now(), now())
        ON CONFLICT (id) DO UPDATE
        SET version = stats_state.version + 1, folded_at = clock_timestamp(),
-         rebuilt_at = clock_timestamp(),
-         refold_expected_until = clock_timestamp() + interval '${REFOLD_WINDOW}'
+         rebuilt_at = clock_timestamp(), snapshot = NULL
        RETURNING version::text AS version`,
     );
     // Any aggregate may have moved: tell every instance.
     await conn.query(
-      `SELECT pg_notify('${CHANGES_CHANNEL}', name) FROM ${KIND_TABLES_SQL} ORDER BY kind`,
+      `SELECT pg_notify('${CHANGES_CHANNEL}', table_name) FROM stats_delta_kinds ORDER BY kind`,
     );
     return {
       version: state.rows[0]?.version ?? '',
@@ -115,7 +111,7 @@ function rebuildOnce(conn: Connection): Promise<RebuildResult> {
 }
 
 // Summary + visible deltas versus the base tables, per group, in one
-// snapshot: the invariant stated at the top of this file.
+// snapshot: the invariant stated in src/stats/fold.ts.
 const VERIFY_SQL = `
 WITH incremental_consultants AS (
   SELECT practice_id, availability, sum(n) AS n, sum(s) AS s FROM (
@@ -126,8 +122,8 @@ WITH incremental_consultants AS (
   ) x GROUP BY practice_id, availability
 ),
 actual_consultants AS (
-  SELECT practice_id, availability, count(*) AS n, sum(daily_rate) AS s
-  FROM consultants GROUP BY practice_id, availability
+  SELECT practice_id, availability, consultants AS n, daily_rate_sum AS s
+  FROM stats_base_consultant_groups
 ),
 incremental_missions AS (
   SELECT status, sum(n) AS n, sum(s) AS s FROM (
@@ -137,7 +133,7 @@ incremental_missions AS (
   ) x GROUP BY status
 ),
 actual_missions AS (
-  SELECT status, count(*) AS n, sum(daily_rate) AS s FROM missions GROUP BY status
+  SELECT status, missions AS n, daily_rate_sum AS s FROM stats_base_mission_groups
 ),
 incremental_skills AS (
   SELECT skill_id, sum(n) AS n FROM (
@@ -147,7 +143,7 @@ incremental_skills AS (
   ) x GROUP BY skill_id
 ),
 actual_skills AS (
-  SELECT skill_id, count(*) AS n FROM consultant_skills GROUP BY skill_id
+  SELECT skill_id, consultants AS n FROM stats_base_skill_groups
 )
 SELECT format('consultant group (practice %s, %s): summary %s consultants / rate sum %s, base tables %s / %s',
     coalesce(i.practice_id, a.practice_id), coalesce(i.availability, a.availability),
@@ -180,8 +176,7 @@ SELECT 'stats_state has no row' WHERE NOT EXISTS (SELECT 1 FROM stats_state WHER
  */
 export async function verifyStatsSummary(client: StatsClient): Promise<VerifyResult> {
   return withConnection(client, async (conn) => {
-    const folded = await inTransaction(conn, 'BEGIN', () => foldLocked(conn));
-    await afterFold(conn, folded);
+    await foldStatsDeltas(conn);
     const differences = await inTransaction(
       conn,
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',

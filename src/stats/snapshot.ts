@@ -1,10 +1,4 @@
-import {
-  type Connection,
-  inTransaction,
-  num,
-  type StatsClient,
-  withConnection,
-} from './connection.js';
+import { inTransaction, num, type StatsClient, withConnection } from './connection.js';
 
 const DEFAULT_TOP_SKILLS = 10;
 const MAX_TOP_SKILLS = 1000;
@@ -87,94 +81,32 @@ export function topSkillsLimit(options: DashboardStatsOptions): number {
 // Reading
 
 /**
- * Source relations for the two ways of computing a snapshot. Both expose the
- * same columns, so one set of statements and one assembler serve both and
- * cannot drift apart.
+ * What `stats_snapshot_rows` (drizzle/0008_stats_fold_function.sql) returns,
+ * from the summary tables or from the base tables alike: one SQL query for
+ * both, and this one assembler, so the two cannot drift apart. Numbers are
+ * JSON numbers (or strings, which {@link num} accepts too).
  */
-export interface Sources {
-  consultantGroups: string;
-  missionGroups: string;
-  skillGroups: string;
+export interface SnapshotRows {
+  practices: {
+    practice_id: number;
+    name: string;
+    available: number | string;
+    on_mission: number | string;
+    unavailable: number | string;
+    daily_rate_sum: number | string;
+  }[];
+  missions: { status: MissionStatus; missions: number | string; daily_rate_sum: number | string }[];
+  topSkills: { skill_id: number; name: string; category: string; consultants: number | string }[];
 }
 
-export const SUMMARY_SOURCES: Sources = {
-  consultantGroups: 'stats_consultant_groups',
-  missionGroups: 'stats_mission_groups',
-  skillGroups: 'stats_skill_groups',
-};
-
-export const BASE_SOURCES: Sources = {
-  consultantGroups: `(SELECT practice_id, availability, count(*) AS consultants,
-      sum(daily_rate)::bigint AS daily_rate_sum
-    FROM consultants GROUP BY practice_id, availability)`,
-  missionGroups: `(SELECT status, count(*) AS missions, sum(daily_rate)::bigint AS daily_rate_sum
-    FROM missions GROUP BY status)`,
-  skillGroups: `(SELECT skill_id, count(*) AS consultants
-    FROM consultant_skills GROUP BY skill_id)`,
-};
-
-function practicesSql(sources: Sources): string {
-  return `
-SELECT p.id AS practice_id, p.name,
-  coalesce(sum(g.consultants) FILTER (WHERE g.availability = 'AVAILABLE'), 0)::text AS available,
-  coalesce(sum(g.consultants) FILTER (WHERE g.availability = 'ON_MISSION'), 0)::text AS on_mission,
-  coalesce(sum(g.consultants) FILTER (WHERE g.availability = 'UNAVAILABLE'), 0)::text AS unavailable,
-  coalesce(sum(g.daily_rate_sum), 0)::text AS daily_rate_sum
-FROM practices p
-LEFT JOIN ${sources.consultantGroups} g ON g.practice_id = p.id
-GROUP BY p.id, p.name
-ORDER BY p.name, p.id`;
-}
-
-function missionsSql(sources: Sources): string {
-  return `SELECT status::text AS status, missions::text AS missions,
-  daily_rate_sum::text AS daily_rate_sum FROM ${sources.missionGroups} g`;
-}
-
-function topSkillsSql(sources: Sources): string {
-  return `
-SELECT s.id AS skill_id, s.name, s.category, g.consultants::text AS consultants
-FROM ${sources.skillGroups} g
-JOIN skills s ON s.id = g.skill_id
-WHERE g.consultants > 0
-ORDER BY g.consultants DESC, s.name, s.id
-LIMIT $1`;
-}
-
-interface PracticeRow {
-  practice_id: number;
-  name: string;
-  available: string;
-  on_mission: string;
-  unavailable: string;
-  daily_rate_sum: string;
-}
-
-interface MissionGroupRow {
-  status: MissionStatus;
-  missions: string;
-  daily_rate_sum: string;
-}
-
-interface SkillRow {
-  skill_id: number;
-  name: string;
-  category: string;
-  consultants: string;
-}
-
-/** Runs the read statements; the caller provides the consistent view (lock or snapshot). */
-export async function readSnapshot(
-  conn: Connection,
-  sources: Sources,
+/** Builds the snapshot the API serves from the rows the SQL returns. */
+export function assembleSnapshot(
+  rows: SnapshotRows,
   version: string,
+  computedAt: Date,
   topSkills: number,
-): Promise<DashboardStatsSnapshot> {
-  const practiceRows = (await conn.query<PracticeRow>(practicesSql(sources))).rows;
-  const missionRows = (await conn.query<MissionGroupRow>(missionsSql(sources))).rows;
-  const skillRows = (await conn.query<SkillRow>(topSkillsSql(sources), [topSkills])).rows;
-
-  const practices: PracticeStats[] = practiceRows.map((row) => {
+): DashboardStatsSnapshot {
+  const practices: PracticeStats[] = rows.practices.map((row) => {
     const available = num(row.available);
     const onMission = num(row.on_mission);
     const unavailable = num(row.unavailable);
@@ -203,7 +135,7 @@ export async function readSnapshot(
     CANCELLED: 0,
   };
   let missionRateSum = 0;
-  for (const row of missionRows) {
+  for (const row of rows.missions) {
     byStatus[row.status] += num(row.missions);
     missionRateSum += num(row.daily_rate_sum);
   }
@@ -211,7 +143,7 @@ export async function readSnapshot(
 
   return {
     version,
-    computedAt: new Date(),
+    computedAt,
     consultants: {
       total,
       available,
@@ -228,13 +160,52 @@ export async function readSnapshot(
       total: missionTotal,
       averageDailyRate: average(missionRateSum, missionTotal),
     },
-    topSkills: skillRows.map((row) => ({
+    topSkills: rows.topSkills.slice(0, topSkills).map((row) => ({
       skillId: row.skill_id,
       name: row.name,
       category: row.category,
       consultants: num(row.consultants),
     })),
   };
+}
+
+/**
+ * A snapshot as `stats_fold` publishes it in `stats_state.snapshot`: the
+ * rows plus the version they belong to, when they were read, and how many
+ * top skills they hold.
+ */
+export interface PublishedSnapshot extends SnapshotRows {
+  version: string;
+  computedAt: string;
+  topSkillsLimit: number;
+}
+
+/** The published snapshot as the API serves it; `null` when it holds fewer top skills than asked. */
+export function fromPublished(
+  published: PublishedSnapshot,
+  topSkills: number,
+): DashboardStatsSnapshot | null {
+  if (published.topSkillsLimit < topSkills) return null;
+  return assembleSnapshot(published, published.version, new Date(published.computedAt), topSkills);
+}
+
+/**
+ * The snapshot another instance published with the last fold (see
+ * {@link PublishedSnapshot}), read without folding nor locking: what an
+ * instance serves when a fold notification says the version moved. `null`
+ * when there is none or it is stale (then fold instead).
+ */
+export async function readPublishedSnapshot(
+  client: StatsClient,
+  options: DashboardStatsOptions = {},
+): Promise<DashboardStatsSnapshot | null> {
+  const topSkills = topSkillsLimit(options);
+  const result = await client.query<{ snapshot: PublishedSnapshot | null }>(
+    `SELECT CASE WHEN (snapshot->>'version')::bigint = version THEN snapshot END AS snapshot
+     FROM stats_state WHERE id = 1`,
+  );
+  const published = result.rows[0]?.snapshot;
+  return published ? fromPublished(published, topSkills) : null;
 }
 
 /**
@@ -252,10 +223,14 @@ export async function computeDashboardStatsFromScratch(
   const topSkills = topSkillsLimit(options);
   return withConnection(client, (conn) =>
     inTransaction(conn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
-      const state = await conn.query<{ version: string }>(
-        `SELECT coalesce((SELECT version FROM stats_state WHERE id = 1), 0)::text AS version`,
+      const result = await conn.query<{ version: string; rows: SnapshotRows }>(
+        `SELECT coalesce((SELECT version FROM stats_state WHERE id = 1), 0)::text AS version,
+           stats_snapshot_rows($1, true) AS rows`,
+        [topSkills],
       );
-      return readSnapshot(conn, BASE_SOURCES, state.rows[0]?.version ?? '0', topSkills);
+      const row = result.rows[0];
+      if (!row) throw new Error('stats_snapshot_rows returned nothing');
+      return assembleSnapshot(row.rows, row.version, new Date(), topSkills);
     }),
   );
 }

@@ -4,9 +4,11 @@ import {
   bigserial,
   check,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   smallint,
+  text,
   timestamp,
 } from 'drizzle-orm/pg-core';
 import { availabilityEnum, missionStatusEnum } from './staffing.js';
@@ -39,6 +41,17 @@ export const StatsDeltaKind = {
   practices: 4,
   skills: 5,
 } as const;
+
+/**
+ * The same mapping in the database, for the SQL that names tables (fold
+ * notifications, the wake-up check). Filled by the stats_fold_function
+ * migration; test/stats-db.test.ts checks it, and what the triggers write,
+ * against {@link StatsDeltaKind}.
+ */
+export const statsDeltaKinds = pgTable('stats_delta_kinds', {
+  kind: smallint('kind').primaryKey(),
+  tableName: text('table_name').notNull().unique(),
+});
 
 /** Append-only; rows live from the writer's commit until the next fold deletes them. */
 export const statsDeltas = pgTable('stats_deltas', {
@@ -103,6 +116,17 @@ export const statsState = pgTable(
     /** Last wake-up sent on behalf of long-running silent writers (throttles them). */
     wokenAt: timestamp('woken_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     rebuiltAt: timestamp('rebuilt_at', { withTimezone: true, precision: 3 }),
+    /**
+     * The API instance whose fold opened the current window (refold_expected_until):
+     * it promised the next fold. Other instances leave the window alone until it expires.
+     */
+    windowOwner: text('window_owner'),
+    /**
+     * The rows of the snapshot at `version`, as the last fold read them (see
+     * stats_fold): instances that did not fold read this instead of the
+     * summary tables. NULL when stale (a fold that did not read it, a rebuild).
+     */
+    snapshot: jsonb('snapshot'),
   },
   (t) => [check('stats_state_single_row', sql`${t.id} = 1`)],
 );
