@@ -20,13 +20,16 @@ import { availabilityEnum, missionStatusEnum } from './staffing.js';
  * migration) append grouped deltas to `stats_deltas`; they never UPDATE a
  * shared row, so concurrent writers do not queue on one row lock until
  * commit. The API folds the deltas into the `stats_*_groups` summary tables
- * (`foldStatsDeltas` in src/stats/fold.ts) under an advisory lock, so
- * only folders ever update summary rows, one at a time.
+ * (`stats_fold`, drizzle/0008_stats_fold_function.sql, called from
+ * src/stats/fold.ts) under an advisory lock, so only folders ever update
+ * summary rows, one at a time.
  */
 
 /**
- * Values of `stats_deltas.kind`: the table a delta comes from. Keep in sync
- * with the trigger functions (drizzle/0003_stats_triggers.sql). A row whose
+ * Values of `stats_deltas.kind`: the table a delta comes from. The one TS
+ * definition; the database has the same mapping in `stats_delta_kinds` and in
+ * the trigger function (drizzle/0003_stats_triggers.sql), and
+ * test/stats-db.test.ts checks all three against each other. A row whose
  * group columns are all NULL (count 0) is a "touch": the table changed
  * without moving an aggregate (practices and skills only ever touch, which
  * still bumps the version since the snapshot shows their names).
@@ -106,11 +109,10 @@ export const statsState = pgTable(
     /** Last fold (or rebuild) that consumed deltas. */
     foldedAt: timestamp('folded_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     /**
-     * Set to "now + 2 s" by a fold that consumed deltas, cleared by a fold
-     * that found none. While it is in the future another fold is bound to
-     * follow (the consuming fold's own notification triggers one), so
-     * writers may skip their NOTIFY; the 2 s bound makes them notify again
-     * if the API stopped folding.
+     * The wake-up window (docs/live-stats.md, "Wake-ups"): while it is in the
+     * future, the instance named in `window_owner` has promised another fold,
+     * so writers may skip their NOTIFY. Opened by a fold in a burst, closed by
+     * its owner's fold that finds nothing, or by any fold once expired.
      */
     refoldExpectedUntil: timestamp('refold_expected_until', { withTimezone: true, precision: 3 }),
     /** Last wake-up sent on behalf of long-running silent writers (throttles them). */
