@@ -13,7 +13,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { flipAvailability } from './lib/availability.js';
 import {
   type BenchServer,
   createThrowawayDatabase,
@@ -22,6 +21,7 @@ import {
   type ThrowawayDatabase,
 } from './lib/database.js';
 import { createLatencyHistogram, epochMs, recordMs, sleep, summarize } from './lib/measure.js';
+import { createAvailabilityFlipper } from './lib/availability-flip.js';
 import { readCounters, type ServerProcess, startApi } from './lib/processes.js';
 import { startSubscribers } from './lib/subscribers.js';
 
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     const writer = new pg.Client({ connectionString: database.url });
     writer.on('error', () => {});
     await writer.connect();
+    const flipper = await createAvailabilityFlipper(writer);
     try {
       // Let the connection burst settle so its work is not billed to the pushes.
       await sleep(2_000);
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
       const cpuBefore = await cpuSeconds(api.pid);
       for (let i = 0; i < opts.writes; i += 1) {
         const before = fleet.newest;
-        await flipAvailability(writer, 1 + (i % 200));
+        await flipper.flip();
         const committedAt = epochMs();
         const result = await fleet.awaitNewerThan(before, 15_000);
         missing += result.missing;

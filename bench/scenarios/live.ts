@@ -2,7 +2,6 @@ import pg from 'pg';
 import { createPool, SqlStatementCounter } from '../../src/db/client.js';
 import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
 import { readDashboardStats } from '../../src/stats/fold.js';
-import { flipAvailability } from '../lib/availability.js';
 import {
   createLatencyHistogram,
   epochMs,
@@ -11,6 +10,7 @@ import {
   sleep,
   summarize,
 } from '../lib/measure.js';
+import { type AvailabilityFlipper, createAvailabilityFlipper } from '../lib/availability-flip.js';
 import { countApiStatements, readCounters, type ServerProcess } from '../lib/processes.js';
 import { fmtCount, fmtMs, fmtRatio, type MetricResult, verdict } from '../lib/report-types.js';
 import { type SubscriberFleet, startSubscribers } from '../lib/subscribers.js';
@@ -75,7 +75,7 @@ async function connectFleet(api: ServerProcess, total: number, processes: number
 async function measurePushLatency(
   api: ServerProcess,
   fleet: SubscriberFleet,
-  writer: pg.Client,
+  flipper: AvailabilityFlipper,
   writes: number,
   gapMs: number,
 ): Promise<{ histogram: LatencyHistogram; missing: number; serverMeanMs: number }> {
@@ -84,7 +84,7 @@ async function measurePushLatency(
   const before = (await readCounters(api)).changeToPushSeconds;
   for (let i = 0; i < writes; i += 1) {
     const before = fleet.newest;
-    await flipAvailability(writer, 1 + (i % 200));
+    await flipper.flip();
     const committedAt = epochMs();
     const result = await fleet.awaitNewerThan(before, 15_000);
     missing += result.missing;
@@ -136,6 +136,7 @@ export async function measureLive(
   });
   writer.on('error', () => {});
   await writer.connect();
+  const flipper = await createAvailabilityFlipper(writer);
   try {
     const n = options.subscribers;
     const first = await connectFleet(api, n, options.clientProcesses);
@@ -157,7 +158,7 @@ export async function measureLive(
       const push = await measurePushLatency(
         api,
         first.fleet,
-        writer,
+        flipper,
         options.latencyWrites,
         options.gapMs,
       );
@@ -181,7 +182,7 @@ export async function measureLive(
       const served = await countApiStatements(api, async () => {
         const end = Date.now() + options.pollingSeconds * 1000;
         while (Date.now() < end) {
-          await flipAvailability(writer, 1 + (writes % 200));
+          await flipper.flip();
           writes += 1;
           await sleep(trickleGap);
         }
@@ -266,7 +267,7 @@ export async function measureLive(
       const push = await measurePushLatency(
         api,
         many.fleet,
-        writer,
+        flipper,
         Math.max(3, Math.round(options.latencyWrites / 2)),
         options.gapMs,
       );
@@ -285,6 +286,8 @@ export async function measureLive(
       await many.fleet.close();
     }
   } finally {
+    // Consultants left toggled go back to their seeded availability.
+    await flipper.restore().catch(() => {});
     await writer.end();
   }
   return { metrics, latency };

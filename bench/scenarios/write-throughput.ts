@@ -27,7 +27,10 @@ SELECT 1 + g % 1000, 'Client ' || g % 300, 'Mission ' || g, DATE '2020-01-01' + 
   (ARRAY['PLANNED', 'ACTIVE', 'COMPLETED', 'CANCELLED']::mission_status[])[1 + g % 4]
 FROM generate_series(1, 10000) g;`;
 
-const STATUSES = ['AVAILABLE', 'ON_MISSION', 'UNAVAILABLE'];
+const TOGGLE_AVAILABILITY_SQL = `UPDATE consultants SET availability = CASE availability
+    WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability
+    WHEN 'UNAVAILABLE' THEN 'AVAILABLE'::availability ELSE availability END
+  WHERE id = $1`;
 
 export interface WriteLoadOptions {
   writers: number;
@@ -68,10 +71,10 @@ export async function runWriteLoad(
       i += 1;
       const consultant = 1 + Math.floor(Math.random() * options.consultants);
       if (Math.random() < options.updateShare) {
-        await client.query('UPDATE consultants SET availability = $1 WHERE id = $2', [
-          STATUSES[i % 3],
-          consultant,
-        ]);
+        // AVAILABLE <-> UNAVAILABLE only (an ON_MISSION row is rewritten
+        // unchanged), so the seed's rule, ON_MISSION exactly when an ACTIVE
+        // mission exists, survives the load.
+        await client.query(TOGGLE_AVAILABILITY_SQL, [consultant]);
       } else {
         await client.query(
           `INSERT INTO missions (consultant_id, client, title, start_date, daily_rate, status)
