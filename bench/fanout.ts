@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { createAvailabilityFlipper } from './lib/availability-flip.js';
 import {
   type BenchServer,
   createThrowawayDatabase,
@@ -21,7 +22,6 @@ import {
   type ThrowawayDatabase,
 } from './lib/database.js';
 import { createLatencyHistogram, epochMs, recordMs, sleep, summarize } from './lib/measure.js';
-import { createAvailabilityFlipper } from './lib/availability-flip.js';
 import { readCounters, type ServerProcess, startApi } from './lib/processes.js';
 import { startSubscribers } from './lib/subscribers.js';
 

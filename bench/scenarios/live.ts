@@ -2,6 +2,7 @@ import pg from 'pg';
 import { createPool, SqlStatementCounter } from '../../src/db/client.js';
 import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
 import { readDashboardStats } from '../../src/stats/fold.js';
+import { type AvailabilityFlipper, createAvailabilityFlipper } from '../lib/availability-flip.js';
 import {
   createLatencyHistogram,
   epochMs,
@@ -10,7 +11,6 @@ import {
   sleep,
   summarize,
 } from '../lib/measure.js';
-import { type AvailabilityFlipper, createAvailabilityFlipper } from '../lib/availability-flip.js';
 import { countApiStatements, readCounters, type ServerProcess } from '../lib/processes.js';
 import { fmtCount, fmtMs, fmtRatio, type MetricResult, verdict } from '../lib/report-types.js';
 import { type SubscriberFleet, startSubscribers } from '../lib/subscribers.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { flipAvailability, pickFlippable, restoreAvailability } from '../lib/availability.js';
+import { createAvailabilityFlipper } from '../lib/availability-flip.js';
 import {
   createLatencyHistogram,
   epochMs,
@@ -113,11 +113,9 @@ export async function measurePushScale(
   const writer = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-push' });
   writer.on('error', () => {});
   await writer.connect();
-  const flippable = await pickFlippable(writer);
-  const flipNext = async (index: number) => {
-    await flipAvailability(writer, flippable[index % flippable.length]?.id ?? 0);
-    return undefined;
-  };
+  // AVAILABLE <-> UNAVAILABLE only, put back at the end (see the helper).
+  const flipper = await createAvailabilityFlipper(writer);
+  const flipNext = () => flipper.flip();
   let api: ServerProcess | undefined;
   let reference: ServerProcess | undefined;
   try {
@@ -273,7 +271,7 @@ export async function measurePushScale(
   } finally {
     await api?.stop();
     await reference?.stop();
-    await restoreAvailability(writer, flippable);
+    await flipper.restore();
     await writer.end();
   }
   return metrics;
