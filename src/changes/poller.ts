@@ -1,6 +1,5 @@
-import { CHANGE_TABLES, type ChangeTable } from '../db/change-contract.js';
+import { CHANGE_TABLES, type ChangeTable, type Queryable } from '../db/change-contract.js';
 import type { Logger } from '../logger.js';
-import type { StatsClient } from '../stats/connection.js';
 import { readChangeChecksum } from './checksum.js';
 
 /**
@@ -15,7 +14,7 @@ import { readChangeChecksum } from './checksum.js';
  */
 export interface ChangePollerOptions {
   /** Where the checksum is read: the application's pool (a connection is borrowed per poll). */
-  pool: StatsClient;
+  pool: Queryable;
   /** Pause between the end of one poll and the start of the next. */
   intervalMs: number;
   log: Logger;
@@ -29,7 +28,7 @@ export interface ChangePollerOptions {
    */
   onBaseline?(): void;
   /** The checksum query; tests substitute it. Default `readChangeChecksum`. */
-  readChecksum?: (client: StatsClient) => Promise<Record<ChangeTable, string>>;
+  readChecksum?: (client: Queryable) => Promise<Record<ChangeTable, string>>;
 }
 
 export interface ChangePoller {
