@@ -244,20 +244,31 @@ export function createStatsPublisher<S extends VersionedSnapshot>(
     if (version === null || computing) return;
     announced = null;
     if (latest && !newerThan(version, latest.version)) return;
-    run(async (startedAt) => {
-      const snapshot = (await options.readPublished?.()) ?? null;
-      if (snapshot && !newerThan(version, snapshot.version)) return snapshot;
-      return computeFresh(startedAt);
-    })
-      .then((snapshot) => {
+    bypassingCache(
+      run(async (startedAt) => {
+        const snapshot = (await options.readPublished?.()) ?? null;
+        if (snapshot && !newerThan(version, snapshot.version)) return snapshot;
+        return computeFresh(startedAt);
+      }),
+    );
+  }
+
+  /**
+   * For a snapshot obtained without asking the cache (a follow-up, a
+   * published one): store it there; on failure, make the retry compute for
+   * sure, whatever the cache holds.
+   */
+  function bypassingCache(loading: Promise<S>): void {
+    loading.then(
+      (snapshot) => {
         failuresInARow = 0;
         options.cache.set(cacheKey, cacheTags, snapshot);
-      })
-      .catch((error: unknown) => {
-        // The retry folds, whatever the cache holds.
+      },
+      (error: unknown) => {
         followUpAt = Date.now();
         reportFailure(error);
-      });
+      },
+    );
   }
 
   function fire(): void {
@@ -269,16 +280,7 @@ export function createStatsPublisher<S extends VersionedSnapshot>(
     }
     if (followUpAt > 0) {
       // A promise to keep: compute even if the cached snapshot looks current.
-      compute()
-        .then((snapshot) => {
-          failuresInARow = 0;
-          options.cache.set(cacheKey, cacheTags, snapshot);
-        })
-        .catch((error: unknown) => {
-          // Keep the promise: the retry computes again.
-          followUpAt = Date.now();
-          reportFailure(error);
-        });
+      bypassingCache(compute());
       return;
     }
     // A query may already have recomputed (and pushed) since the change: then this is a cache hit.
