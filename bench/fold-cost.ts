@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { url: { type: 'string' }, writes: { type: 'string', default: '50' } },
   });
-  if (!values.url) throw new Error('usage: npx tsx bench/fold-cost.ts --url <database> [--writes N]');
+  if (!values.url)
+    throw new Error('usage: npx tsx bench/fold-cost.ts --url <database> [--writes N]');
   const writes = Number(values.writes);
   await runMigrations(values.url);
   const counter = new SqlStatementCounter();
