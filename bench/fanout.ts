@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createAvailabilityFlipper } from './lib/availability-flip.js';
+import { createAvailabilityFlipper } from './lib/availability.js';
 import {
   type BenchServer,
   createThrowawayDatabase,

@@ -16,7 +16,7 @@ import { createPool, SqlStatementCounter } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { TOP_SKILLS_COMPUTED } from '../src/stats/computer.js';
 import { foldStats } from '../src/stats/fold.js';
-import { createAvailabilityFlipper } from './lib/availability-flip.js';
+import { createAvailabilityFlipper } from './lib/availability.js';
 import { createLatencyHistogram, recordMs, summarize } from './lib/measure.js';
 
 async function main(): Promise<void> {

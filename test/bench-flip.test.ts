@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAvailabilityFlipper } from '../bench/lib/availability-flip.js';
+import { createAvailabilityFlipper } from '../bench/lib/availability.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /** The seed's rule: ON_MISSION exactly when the consultant has an ACTIVE mission. */

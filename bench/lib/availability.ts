@@ -1,46 +1,58 @@
 import type pg from 'pg';
 
-export interface FlippableConsultant {
-  id: number;
-  availability: string;
+/**
+ * The bench's single-row write: a consultant's availability toggled between
+ * AVAILABLE and UNAVAILABLE, which moves the dashboard aggregates.
+ *
+ * Only consultants that are AVAILABLE or UNAVAILABLE are touched, so the
+ * seed's rule — ON_MISSION exactly when the consultant has an ACTIVE mission
+ * — holds throughout, and `restore()` flips back every consultant left
+ * toggled, so a bench run leaves the data as the seed made it.
+ */
+export interface AvailabilityFlipper {
+  /** Toggles the next consultant of the rotation, in a transaction of its own. */
+  flip(): Promise<void>;
+  /** Flips back every consultant an odd number of flips left toggled (one statement). */
+  restore(): Promise<number>;
+  /** Consultants currently toggled away from their seeded availability. */
+  readonly toggled: number;
 }
 
-/**
- * Consultants the bench may flip between AVAILABLE and UNAVAILABLE (never
- * ON_MISSION, which the seed derives from missions), with what each was, so
- * {@link restoreAvailability} can put the data back as the seed made it.
- */
-export async function pickFlippable(
+/** Picks the first `rotation` consultants that are not on a mission and cycles through them. */
+export async function createAvailabilityFlipper(
   writer: pg.Client,
-  limit = 200,
-): Promise<FlippableConsultant[]> {
-  const { rows } = await writer.query<FlippableConsultant>(
-    `SELECT id, availability::text AS availability FROM consultants
-      WHERE availability IN ('AVAILABLE', 'UNAVAILABLE') ORDER BY id LIMIT $1`,
-    [limit],
+  rotation = 200,
+): Promise<AvailabilityFlipper> {
+  const { rows } = await writer.query<{ id: number }>(
+    `SELECT id FROM consultants WHERE availability IN ('AVAILABLE', 'UNAVAILABLE')
+     ORDER BY id LIMIT $1`,
+    [rotation],
   );
   if (rows.length === 0) throw new Error('no AVAILABLE or UNAVAILABLE consultant to flip');
-  return rows;
+  const ids = rows.map((row) => row.id);
+  const toggled = new Set<number>();
+  let next = 0;
+  return {
+    async flip() {
+      const id = ids[next % ids.length] as number;
+      next += 1;
+      const result = await writer.query(FLIP_SQL, [[id]]);
+      if (result.rowCount !== 1) throw new Error(`consultant ${id} is no longer flippable`);
+      if (toggled.has(id)) toggled.delete(id);
+      else toggled.add(id);
+    },
+    async restore() {
+      if (toggled.size === 0) return 0;
+      const result = await writer.query(FLIP_SQL, [[...toggled]]);
+      toggled.clear();
+      return result.rowCount ?? 0;
+    },
+    get toggled() {
+      return toggled.size;
+    },
+  };
 }
 
-/** Flips one consultant's availability in a transaction of its own: a write that moves the aggregates. */
-export async function flipAvailability(writer: pg.Client, consultantId: number): Promise<void> {
-  await writer.query(
-    `UPDATE consultants SET availability = CASE availability
-       WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability ELSE 'AVAILABLE'::availability END
-     WHERE id = $1`,
-    [consultantId],
-  );
-}
-
-export async function restoreAvailability(
-  writer: pg.Client,
-  consultants: FlippableConsultant[],
-): Promise<void> {
-  await writer.query(
-    `UPDATE consultants c SET availability = o.availability::availability
-       FROM unnest($1::int[], $2::text[]) AS o(id, availability)
-      WHERE c.id = o.id AND c.availability::text <> o.availability`,
-    [consultants.map((row) => row.id), consultants.map((row) => row.availability)],
-  );
-}
+const FLIP_SQL = `UPDATE consultants SET availability = CASE availability
+    WHEN 'AVAILABLE' THEN 'UNAVAILABLE'::availability ELSE 'AVAILABLE'::availability END
+  WHERE id = ANY ($1::int[]) AND availability IN ('AVAILABLE', 'UNAVAILABLE')`;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { createPool, SqlStatementCounter } from '../../src/db/client.js';
 import { TOP_SKILLS_COMPUTED } from '../../src/stats/computer.js';
 import { readDashboardStats } from '../../src/stats/fold.js';
-import { type AvailabilityFlipper, createAvailabilityFlipper } from '../lib/availability-flip.js';
+import { type AvailabilityFlipper, createAvailabilityFlipper } from '../lib/availability.js';
 import {
   createLatencyHistogram,
   epochMs,

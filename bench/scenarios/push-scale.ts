@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createAvailabilityFlipper } from '../lib/availability-flip.js';
+import { createAvailabilityFlipper } from '../lib/availability.js';
 import {
   createLatencyHistogram,
   epochMs,
