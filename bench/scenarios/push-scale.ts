@@ -115,7 +115,10 @@ export async function measurePushScale(
   await writer.connect();
   // AVAILABLE <-> UNAVAILABLE only, put back at the end (see the helper).
   const flipper = await createAvailabilityFlipper(writer);
-  const flipNext = () => flipper.flip();
+  const flipNext = async () => {
+    await flipper.flip();
+    return undefined;
+  };
   let api: ServerProcess | undefined;
   let reference: ServerProcess | undefined;
   try {
