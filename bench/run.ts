@@ -30,6 +30,7 @@ import { type LatencyHistogram, percentileMs } from './lib/measure.js';
 import { REPO_ROOT, type ServerProcess, startApi } from './lib/processes.js';
 import { describeMachine, gitRevision, writeReport } from './lib/report.js';
 import { fmtCount, type MetricResult } from './lib/report-types.js';
+import { type HeavyQueryOptions, measureHeavyQueries } from './scenarios/heavy-queries.js';
 import { measureHttpThroughput } from './scenarios/http-throughput.js';
 import { type LiveOptions, measureLive } from './scenarios/live.js';
 import { measureDeepCursor, measureSearch, measureStatementsPerPage } from './scenarios/pages.js';
@@ -49,6 +50,7 @@ interface Profile {
   live: LiveOptions;
   pushScale: PushScaleOptions;
   start: StartOptions;
+  heavy: HeavyQueryOptions;
 }
 
 const PROFILES: Record<'smoke' | 'full', Profile> = {
@@ -82,6 +84,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       gapMs: 150,
     },
     start: { restarts: 3 },
+    heavy: { concurrency: 20, samples: 30 },
   },
   full: {
     sizes: [
@@ -114,6 +117,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
       gapMs: 200,
     },
     start: { restarts: 5 },
+    heavy: { concurrency: 20, samples: 100 },
   },
 };
 
@@ -335,6 +339,11 @@ async function main(): Promise<void> {
       measurePushScale(largest.database.url, profile.pushScale, (message) => log(message)),
     );
     if (pushScale) rows.push(...pushScale);
+    // API processes of its own: its peak RSS is this scenario's alone.
+    const heavy = await attempt('heavy queries', failures, rows, () =>
+      measureHeavyQueries(largest.database.url, profile.heavy),
+    );
+    if (heavy) rows.push(heavy);
 
     const runningServer = server;
     const writes = await attempt('write throughput', failures, rows, () =>
@@ -363,6 +372,7 @@ async function main(): Promise<void> {
     'memory_per_subscription',
     'stats_throughput_ratio',
     'page_throughput_ratio',
+    'heavy_queries',
     'search_p95',
     'polling_ratio',
     'first_start',

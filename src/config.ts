@@ -321,8 +321,33 @@ export const settings = {
   },
   QUERY_MAX_COST: {
     group: 'limits',
-    schema: positiveInt.default(100_000),
-    description: 'estimated resolved fields, lists priced by `first`/`last`',
+    schema: positiveInt.default(20_000),
+    description:
+      'estimated resolved fields, lists priced by `first`/`last` (calibrated with `npm run bench`, see [operations](operations.md))',
+  },
+  QUERY_EXPENSIVE_COST: {
+    group: 'limits',
+    schema: nonNegativeInt.default(5_000),
+    description:
+      'from this estimated cost an operation is expensive: it needs a slot of the budget below (`0`: no budget)',
+  },
+  QUERY_MAX_EXPENSIVE_PER_CLIENT: {
+    group: 'limits',
+    schema: positiveInt.default(2),
+    description:
+      'expensive operations one client (actor, or address when anonymous) runs at once; past it `RATE_LIMITED`, HTTP 429, `Retry-After`',
+  },
+  QUERY_MAX_EXPENSIVE_PER_INSTANCE: {
+    group: 'limits',
+    schema: positiveInt.default(2),
+    description:
+      'expensive operations one instance runs at once, all clients together; past it `SERVER_BUSY`, HTTP 503, `Retry-After`',
+  },
+  RESPONSE_MAX_BYTES: {
+    group: 'limits',
+    schema: nonNegativeInt.default(2_097_152),
+    description:
+      'a query or mutation result larger than this (JSON, estimated) is replaced by `RESPONSE_TOO_LARGE` (`0`: no cap)',
   },
   INTROSPECTION: {
     group: 'limits',
@@ -454,6 +479,12 @@ export interface LimitsConfig {
   maxDirectives: number;
   /** Estimated resolved fields, list sizes taken from `first`/`last` (see query-cost.ts). */
   maxCost: number;
+  /** Cost from which an operation needs a slot of the expensive-work budget; 0: no budget. */
+  expensiveCost: number;
+  maxExpensivePerClient: number;
+  maxExpensivePerInstance: number;
+  /** Largest query or mutation result (estimated JSON bytes); 0: no cap. */
+  responseMaxBytes: number;
   introspection: boolean;
   fieldSuggestions: boolean;
   requestBodyLimitBytes: number;
@@ -642,6 +673,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTokens: e.QUERY_MAX_TOKENS,
       maxDirectives: e.QUERY_MAX_DIRECTIVES,
       maxCost: e.QUERY_MAX_COST,
+      expensiveCost: e.QUERY_EXPENSIVE_COST,
+      maxExpensivePerClient: e.QUERY_MAX_EXPENSIVE_PER_CLIENT,
+      maxExpensivePerInstance: e.QUERY_MAX_EXPENSIVE_PER_INSTANCE,
+      responseMaxBytes: e.RESPONSE_MAX_BYTES,
       introspection: e.INTROSPECTION ?? e.NODE_ENV !== 'production',
       fieldSuggestions: e.FIELD_SUGGESTIONS ?? e.NODE_ENV !== 'production',
       requestBodyLimitBytes: e.REQUEST_BODY_LIMIT_BYTES,

@@ -112,10 +112,10 @@ describe('query limits over HTTP', () => {
     expectRejected(
       result,
       'GRAPHQL_VALIDATION_FAILED',
-      /Query cost of \d+ exceeds the maximum of 100000/,
+      /Query cost of \d+ exceeds the maximum of 20000/,
     );
     const error = expectOneError(result);
-    expect(error.extensions?.cost).toBeGreaterThan(100_000);
+    expect(error.extensions?.cost).toBeGreaterThan(20_000);
   });
 
   it('prices lists behind fragments and interfaces the same way: no bypass', async () => {
@@ -276,7 +276,7 @@ describe('query limits over graphql-ws', () => {
     const costly = await withoutSql(server, () =>
       overWebSocket(COSTLY_BY_PAGE_SIZE, { size: 100 }),
     );
-    expect(JSON.stringify(costly)).toMatch(/Query cost of \d+ exceeds the maximum of 100000/);
+    expect(JSON.stringify(costly)).toMatch(/Query cost of \d+ exceeds the maximum of 20000/);
 
     const costlySubscription = await withoutSql(server, () =>
       overWebSocket(

@@ -85,6 +85,8 @@ export interface ApiOptions {
   coalesceMs?: number;
   /** WEB_CONCURRENCY: worker processes sharing the port (default 1). */
   workers?: number;
+  /** Settings of a scenario's own (e.g. a limit turned off for the figure before). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -108,6 +110,7 @@ export function startApi(options: ApiOptions): Promise<ServerProcess> {
       ALLOW_ANONYMOUS_READS: 'true',
       METRICS_TOKEN: BENCH_METRICS_TOKEN,
       WEB_CONCURRENCY: String(options.workers ?? 1),
+      ...options.env,
     },
     '/ready',
   );

@@ -6,6 +6,8 @@ export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
   RateLimited: 'RATE_LIMITED',
+  ServerBusy: 'SERVER_BUSY',
+  ResponseTooLarge: 'RESPONSE_TOO_LARGE',
   InternalServerError: 'INTERNAL_SERVER_ERROR',
   ParseFailed: 'GRAPHQL_PARSE_FAILED',
   ValidationFailed: 'GRAPHQL_VALIDATION_FAILED',
@@ -34,6 +36,17 @@ export function rateLimited(message: string, retryAfterSeconds: number): GraphQL
       code: ErrorCode.RateLimited,
       retryAfterSeconds,
       http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } },
+    },
+  });
+}
+
+/** The instance runs all the expensive operations it takes at once (HTTP 503 when it is the whole response). */
+export function serverBusy(message: string, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      code: ErrorCode.ServerBusy,
+      retryAfterSeconds,
+      http: { status: 503, headers: { 'retry-after': String(retryAfterSeconds) } },
     },
   });
 }
