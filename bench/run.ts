@@ -34,6 +34,7 @@ import { type HeavyQueryOptions, measureHeavyQueries } from './scenarios/heavy-q
 import { measureHttpThroughput } from './scenarios/http-throughput.js';
 import { type LiveOptions, measureLive } from './scenarios/live.js';
 import { measureDeepCursor, measureSearch, measureStatementsPerPage } from './scenarios/pages.js';
+import { type ComparisonOptions, measurePostGraphileComparison } from './scenarios/postgraphile.js';
 import { measurePushScale, type PushScaleOptions } from './scenarios/push-scale.js';
 import { measureStart, type StartOptions } from './scenarios/start.js';
 import { measureStatsScale, type StatsCostPoint } from './scenarios/stats-scale.js';
@@ -47,6 +48,8 @@ interface Profile {
   statsReads: number;
   writes: { writers: number[]; seconds: number; rounds: number };
   http: { seconds: number; rounds: number; connections: number };
+  /** The nested page against PostGraphile 5 on the same database. */
+  versus: ComparisonOptions;
   live: LiveOptions;
   pushScale: PushScaleOptions;
   start: StartOptions;
@@ -64,6 +67,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
     statsReads: 40,
     writes: { writers: [1, 8], seconds: 1, rounds: 1 },
     http: { seconds: 2, rounds: 1, connections: 10 },
+    versus: { seconds: 2, rounds: 1, connections: 10, cursors: 50 },
     live: {
       subscribers: 100,
       manySubscribers: 400,
@@ -97,6 +101,7 @@ const PROFILES: Record<'smoke' | 'full', Profile> = {
     statsReads: 300,
     writes: { writers: [1, 8], seconds: 5, rounds: 2 },
     http: { seconds: 10, rounds: 2, connections: 10 },
+    versus: { seconds: 10, rounds: 2, connections: 10, cursors: 200 },
     live: {
       subscribers: 1_000,
       manySubscribers: 10_000,
@@ -325,6 +330,15 @@ async function main(): Promise<void> {
       measureHttpThroughput(running, profile.http),
     );
     if (http) rows.push(...http);
+    const versus = await attempt('PostGraphile comparison', failures, rows, () =>
+      measurePostGraphileComparison(
+        running,
+        largest.database.url,
+        largest.size.consultants,
+        profile.versus,
+      ),
+    );
+    if (versus) rows.push(...versus);
     const live = await attempt('subscriptions', failures, rows, () =>
       measureLive(running, largest.database.url, profile.live),
     );
@@ -373,6 +387,10 @@ async function main(): Promise<void> {
     'stats_throughput_ratio',
     'page_throughput_ratio',
     'heavy_queries',
+    'postgraphile_first',
+    'postgraphile_deep',
+    'postgraphile_varying',
+    'postgraphile_count',
     'search_p95',
     'polling_ratio',
     'first_start',

@@ -115,6 +115,43 @@ describe('statements per page', () => {
     expect(deeper.count, describeStatements(deeper.statements)).toBe(MISSION_PAGE_STATEMENTS + 1);
   });
 
+  it('runs only the count for a totalCount-only request', async () => {
+    const counts = [
+      /* GraphQL */ `{ consultants(first: 5) { totalCount } }`,
+      /* GraphQL */ `{ consultants(first: 5, filter: { availability: [AVAILABLE] }) { totalCount } }`,
+      /* GraphQL */ `{ missions(first: 5) { totalCount } }`,
+      // Through a fragment, as a client library may write it.
+      /* GraphQL */ `{ consultants(first: 5) { ...Count } } fragment Count on QueryConsultantsConnection { totalCount }`,
+    ];
+    for (const query of counts) {
+      const { count, statements, data } = await measure(query, {});
+      expect((Object.values(data)[0] as { totalCount: number }).totalCount).toBeGreaterThan(0);
+      expect(count, `${query}\n${describeStatements(statements)}`).toBe(1);
+      expect(statements[0]).toMatch(/count\(\*\)/);
+    }
+    // Per consultant: the page, then one batched count for all of them, no mission page.
+    const nested = await measure(
+      /* GraphQL */ `{ consultants(first: 20) { edges { node { missions(first: 3) { totalCount } } } } }`,
+      {},
+    );
+    expect(nested.data.consultants.edges).toHaveLength(20);
+    expect(nested.count, describeStatements(nested.statements)).toBe(2);
+  });
+
+  it('runs only the page query for a pageInfo-only request', async () => {
+    for (const query of [
+      /* GraphQL */ `{ consultants(first: 5) { pageInfo { hasNextPage endCursor } } }`,
+      /* GraphQL */ `{ missions(first: 5) { pageInfo { hasNextPage } } }`,
+    ]) {
+      const { count, statements, data } = await measure(query, {});
+      expect(
+        (Object.values(data)[0] as { pageInfo: { hasNextPage: boolean } }).pageInfo.hasNextPage,
+      ).toBe(true);
+      expect(count, describeStatements(statements)).toBe(1);
+      expect(statements[0]).not.toMatch(/count\(\*\)/);
+    }
+  });
+
   it('sends nothing while idle', async () => {
     const before = server.sqlCounter.total;
     await server.waitForIdle(300);

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '../../src/db/embedded.js';
 
@@ -133,6 +134,35 @@ export function startHelloWorld(): Promise<ServerProcess> {
     '/health',
   );
 }
+
+/**
+ * PostGraphile 5 on the same database, production mode: the generated
+ * server the read-path rows compare the API with.
+ */
+export function startPostGraphile(databaseUrl: string): Promise<ServerProcess> {
+  return startProcess(
+    ['--import', 'tsx', 'bench/postgraphile-server.ts'],
+    { DATABASE_URL: databaseUrl, NODE_ENV: 'production', GRAPHILE_ENV: 'production' },
+    '/health',
+  );
+}
+
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at "state": utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux build the bench runs on; `getconf CLK_TCK` says so when available. */
+const CLOCK_TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** The counters the API exports on `/metrics` that the bench reads. */
 export interface ApiCounters {

@@ -9,6 +9,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string;
     timeout?: number;
+    /** Cycled through per connection; `setupRequest` may rewrite each request before it is sent. */
+    requests?: { setupRequest?: (request: { body?: string }) => { body?: string } }[];
   }
   interface Stats {
     average: number;

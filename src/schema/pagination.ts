@@ -106,6 +106,17 @@ export interface Connection<T> {
   };
 }
 
+/**
+ * What a connection resolver returns in place of a page when the request
+ * reads neither edges nor pageInfo (a `totalCount`-only request): no page
+ * query runs for it.
+ */
+export const UNREAD_PAGE: PageResult<never> = Object.freeze({
+  rows: [],
+  hasNextPage: false,
+  hasPreviousPage: false,
+}) as PageResult<never>;
+
 /** Shapes a page into the Relay connection the schema returns. */
 export function toConnection<T>(page: PageResult<T>, cursorOf: (row: T) => string): Connection<T> {
   const edges = page.rows.map((node) => ({ cursor: cursorOf(node), node }));

@@ -22,9 +22,11 @@ import {
   MAX_PAGE_SIZE,
   pageWindow,
   toConnection,
+  UNREAD_PAGE,
 } from '../pagination.js';
 import { Practice, Skill } from '../reference/practice.js';
 import { SortDirection } from '../scalars.js';
+import { selectsPage } from '../selection.js';
 
 export const Availability = builder.enumType('Availability', {
   values: {
@@ -124,7 +126,7 @@ builder.node(Consultant, {
       {
         type: Mission,
         description: 'Missions, newest first. Paginate forward with first/after.',
-        resolve: async (consultant, args, { loaders }) => {
+        resolve: async (consultant, args, { loaders }, info) => {
           if (args.last != null || args.before != null) {
             throw badUserInput(
               'Consultant.missions pages forward only: use first and after',
@@ -132,11 +134,13 @@ builder.node(Consultant, {
             );
           }
           const window = pageWindow(args, MISSION_SORT_KEY, isIsoDate);
-          const page = await loaders.missionPage.load({
-            consultantId: consultant.id,
-            limit: window.limit,
-            after: window.after,
-          });
+          const page = selectsPage(info)
+            ? await loaders.missionPage.load({
+                consultantId: consultant.id,
+                limit: window.limit,
+                after: window.after,
+              })
+            : UNREAD_PAGE;
           return {
             ...toConnection(page, missionCursor),
             totalCount: () => loaders.missionCount.load(consultant.id),
@@ -208,7 +212,7 @@ builder.queryFields((t) => ({
       filter: t.arg({ type: ConsultantFilterInput }),
       orderBy: t.arg({ type: ConsultantOrderInput }),
     },
-    resolve: async (_root, args, { services }) => {
+    resolve: async (_root, args, { services }, info) => {
       const order = {
         field: args.orderBy?.field ?? 'LAST_NAME',
         direction: args.orderBy?.direction ?? 'ASC',
@@ -235,13 +239,15 @@ builder.queryFields((t) => ({
       const tags = consultantFilterTables(filter);
       const filterKey = JSON.stringify(filter);
       // Search pages (trigram scans) are worth caching; plain keyset pages are index seeks.
-      const page = filter.search
-        ? await services.caches.search.getOrLoad(
-            JSON.stringify([filterKey, order, window]),
-            tags,
-            () => pageConsultants(services.db, filter, order, window),
-          )
-        : await pageConsultants(services.db, filter, order, window);
+      const page = !selectsPage(info)
+        ? UNREAD_PAGE
+        : filter.search
+          ? await services.caches.search.getOrLoad(
+              JSON.stringify([filterKey, order, window]),
+              tags,
+              () => pageConsultants(services.db, filter, order, window),
+            )
+          : await pageConsultants(services.db, filter, order, window);
       return {
         ...toConnection(page as Awaited<ReturnType<typeof pageConsultants>>, (row) =>
           encodeCursor(order.field, consultantSortValue(row, order.field), row.id),

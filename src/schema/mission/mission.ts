@@ -3,8 +3,9 @@ import type { MissionRow } from '../../db/schema/index.js';
 import { builder } from '../builder.js';
 import { badUserInput } from '../errors.js';
 import { idOfType, toDatabaseId } from '../ids.js';
-import { encodeCursor, isIsoDate, pageWindow, toConnection } from '../pagination.js';
+import { encodeCursor, isIsoDate, pageWindow, toConnection, UNREAD_PAGE } from '../pagination.js';
 import { SortDirection } from '../scalars.js';
+import { selectsPage } from '../selection.js';
 
 export const MissionStatus = builder.enumType('MissionStatus', {
   values: {
@@ -55,7 +56,7 @@ builder.queryField('missions', (t) =>
         filter: t.arg({ type: MissionFilterInput }),
         orderBy: t.arg({ type: MissionOrderInput }),
       },
-      resolve: async (_root, args, { services }) => {
+      resolve: async (_root, args, { services }, info) => {
         const window = pageWindow(args, MISSION_SORT_KEY, isIsoDate);
         const filter: MissionFilter = {
           consultantIds: args.filter?.consultantIds?.map((id) =>
@@ -68,12 +69,9 @@ builder.queryField('missions', (t) =>
         if (filter.from && filter.to && filter.from > filter.to) {
           throw badUserInput('"filter.from" must not be after "filter.to"', 'filter.from');
         }
-        const page = await pageMissions(
-          services.db,
-          filter,
-          args.orderBy?.direction ?? 'DESC',
-          window,
-        );
+        const page = selectsPage(info)
+          ? await pageMissions(services.db, filter, args.orderBy?.direction ?? 'DESC', window)
+          : UNREAD_PAGE;
         return {
           ...toConnection(page, missionCursor),
           totalCount: () =>
