@@ -11,7 +11,7 @@ import { type AnyData, startTestServer, type TestServer } from './support/server
  * src/db/queries, so a shared mistake would have to be made twice.
  */
 
-type OrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE';
+type OrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE' | 'ID';
 type Direction = 'ASC' | 'DESC';
 
 interface PageInfo {
@@ -38,6 +38,7 @@ const ORDER_COLUMN: Record<OrderField, string> = {
   LAST_NAME: 'last_name',
   CREATED_AT: 'created_at',
   DAILY_RATE: 'daily_rate',
+  ID: 'id',
 };
 const ORDER_FIELDS = Object.keys(ORDER_COLUMN) as OrderField[];
 const DIRECTIONS: Direction[] = ['ASC', 'DESC'];
@@ -401,14 +402,17 @@ describe('consultants: filters', () => {
     }
   });
 
-  /** What `search` must match: a literal, case-insensitive substring of the name or email. */
+  /**
+   * What `search` must match: a literal, case-insensitive substring of the
+   * name or email; without an orderBy, in the order consultants were added (id).
+   */
   async function searchReference(text: string): Promise<number[]> {
     return sqlIds(
       `SELECT id FROM consultants
        WHERE strpos(lower(first_name), lower($1)) > 0
           OR strpos(lower(last_name), lower($1)) > 0
           OR strpos(lower(email), lower($1)) > 0
-       ORDER BY last_name, id`,
+       ORDER BY id`,
       [text],
     );
   }
@@ -445,6 +449,24 @@ describe('consultants: filters', () => {
       if (text !== 'zzzz-nobody') expect(expected.length, text).toBeGreaterThan(0);
     }
     expect(accented, 'the seed has accented first names').toBeDefined();
+  });
+
+  it('orders a search by id unless an order is given, then by that order', async () => {
+    const text = 'ar';
+    const byId = await searchReference(text);
+    expect(byId.length).toBeGreaterThan(10);
+    expect((await walk({ pageSize: 7, filter: { search: text } })).ids).toEqual(byId);
+    const byLastName = await sqlIds(
+      `SELECT id FROM consultants WHERE id = ANY($1) ORDER BY last_name DESC, id DESC`,
+      [byId],
+    );
+    expect(byLastName).not.toEqual(byId);
+    const walked = await walk({
+      pageSize: 7,
+      filter: { search: text },
+      orderBy: { field: 'LAST_NAME', direction: 'DESC' },
+    });
+    expect(walked.ids).toEqual(byLastName);
   });
 
   it.each([

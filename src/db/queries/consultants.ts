@@ -10,7 +10,7 @@ import {
 } from './keyset.js';
 
 export type Availability = ConsultantRow['availability'];
-export type ConsultantOrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE';
+export type ConsultantOrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE' | 'ID';
 
 export interface ConsultantFilter {
   practiceIds?: readonly number[] | null;
@@ -69,6 +69,7 @@ const orderColumns = {
   LAST_NAME: { column: consultants.lastName, valueType: 'text' },
   CREATED_AT: { column: consultants.createdAt, valueType: 'timestamptz' },
   DAILY_RATE: { column: consultants.dailyRate, valueType: 'integer' },
+  ID: { column: consultants.id, valueType: 'integer' },
 } as const;
 
 /** The value a consultant's cursor holds for an order: what the keyset compares. */
@@ -81,6 +82,8 @@ export function consultantSortValue(row: ConsultantRow, field: ConsultantOrderFi
       return row.createdAt.toISOString();
     case 'DAILY_RATE':
       return row.dailyRate;
+    case 'ID':
+      return row.id;
   }
 }
 
@@ -94,10 +97,17 @@ export const SEARCH_WALK_COLUMNS = [
   consultants.availability,
 ];
 /**
- * Index tuples a search reads in order before it takes the trigram index
- * instead: ~5 ms of walking (about 1 µs a tuple, the ILIKE included).
+ * Rows a search reads in order before it takes the trigram index instead.
+ * By last name: index tuples, ~5 ms of walking (about 1 µs a tuple, the
+ * ILIKE included). By id: rows in table order (the primary key walked, the
+ * heap read nearly sequentially); long enough that a fragment the walk misses
+ * has so few matches (under ~21 in 20,000, about 1,000 at 1M rows) that the
+ * trigram fallback's random heap reads stay cheap.
  */
-const SEARCH_WALK_ROWS = 5_000;
+const SEARCH_WALK_ROWS: Partial<Record<ConsultantOrderField, number>> = {
+  LAST_NAME: 5_000,
+  ID: 10_000,
+};
 
 /** One page of consultants, in one statement (see selectKeysetPage). */
 export async function pageConsultants(
@@ -115,13 +125,15 @@ export async function pageConsultants(
     window,
   };
   // A search by last name walks the last-name index, which carries every
-  // column the filters read (migration 0006), so the walk is index-only.
+  // column the filters read (migration 0006), so the walk is index-only; a
+  // search by id walks the table in its physical order. Where a fragment's
+  // matches crowd into a few last names (a last-name fragment), the walk by
+  // last name falls short and the fallback reads every match from the heap:
+  // that is why a search is ordered by id unless asked otherwise.
   const search = Boolean(filter.search?.trim());
+  const walkRows = SEARCH_WALK_ROWS[order.field];
   return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
-    boundedWalk:
-      search && order.field === 'LAST_NAME'
-        ? { columns: SEARCH_WALK_COLUMNS, rows: SEARCH_WALK_ROWS }
-        : undefined,
+    boundedWalk: search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
   });
 }
 

@@ -115,7 +115,7 @@ export interface KeysetPageOptions {
    * matches by the filters' own index and a sort instead. A walk is cheap
    * when matches are frequent, the filter's index when they are rare; which
    * one a fragment needs depends on where its matches fall in the order,
-   * which the planner cannot estimate. Text order columns only.
+   * which the planner cannot estimate. Text and integer order columns.
    */
   boundedWalk?: { columns: AnyPgColumn[]; rows: number };
 }
@@ -142,7 +142,7 @@ export async function selectKeysetPage<T extends PgTable, V>(
     .select({ row: table as PgTable, beyondStart: beyondStartQuery })
     .from(table as PgTable)
     .$dynamic();
-  if (options.boundedWalk && spec.valueType === 'text') {
+  if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
     const pageIds = boundedWalkIds(table, filters, spec, plan, options.boundedWalk);
     query = query
       .where(sql`${spec.idColumn} IN (${pageIds})`)
@@ -171,9 +171,9 @@ export async function selectKeysetPage<T extends PgTable, V>(
  * The ids of a page found as `boundedWalk` describes, in one statement. The
  * walk runs over a derived table named like the table, so the filters'
  * column references resolve to it unchanged. The fallback orders by
- * `column || ''` (the same order) so that the planner cannot answer it by
- * walking the order index again, and runs only when the walk came up short
- * (a one-time filter on the walk's count).
+ * `column || ''` (`column + 0` for integers: the same order) so that the
+ * planner cannot answer it by walking the order index again, and runs only
+ * when the walk came up short (a one-time filter on the walk's count).
  */
 function boundedWalkIds<V>(
   table: PgTable,
@@ -190,6 +190,8 @@ function boundedWalkIds<V>(
   );
   const bounds = and(...plan.bounds) ?? sql`true`;
   const matches = and(...filters) ?? sql`true`;
+  const opaqueOrder =
+    spec.valueType === 'text' ? sql`(${spec.orderColumn} || '')` : sql`(${spec.orderColumn} + 0)`;
   return sql`
     WITH walk AS MATERIALIZED (
       SELECT ${spec.idColumn} AS id
@@ -203,7 +205,7 @@ function boundedWalkIds<V>(
     fallback AS (
       SELECT ${spec.idColumn} AS id FROM ${table}
       WHERE ${matches} AND ${bounds} AND (SELECT count(*) FROM walk) < ${plan.fetch}
-      ORDER BY (${spec.orderColumn} || '') ${dir}, ${spec.idColumn} ${dir} LIMIT ${plan.fetch}
+      ORDER BY ${opaqueOrder} ${dir}, ${spec.idColumn} ${dir} LIMIT ${plan.fetch}
     )
     SELECT id FROM walk WHERE (SELECT count(*) FROM walk) >= ${plan.fetch}
     UNION ALL

@@ -49,6 +49,9 @@ const ConsultantOrderFieldEnum = builder.enumType('ConsultantOrderField', {
     LAST_NAME: { description: 'Last name; ties broken by id.' },
     CREATED_AT: { description: 'When the consultant was added; ties broken by id.' },
     DAILY_RATE: { description: 'Daily rate; ties broken by id.' },
+    ID: {
+      description: 'The order consultants were added in (their id). The default order of a search.',
+    },
   } as const,
 });
 
@@ -195,6 +198,7 @@ const sortValueCheck = {
   LAST_NAME: isString,
   CREATED_AT: isIsoTimestamp,
   DAILY_RATE: isInteger,
+  ID: isInteger,
 } satisfies Record<ConsultantOrderField, (value: unknown) => boolean>;
 
 builder.queryFields((t) => ({
@@ -213,8 +217,11 @@ builder.queryFields((t) => ({
       orderBy: t.arg({ type: ConsultantOrderInput }),
     },
     resolve: async (_root, args, { services }, info) => {
+      // A search is ordered by id unless the client asks otherwise: by last
+      // name, a fragment whose matches crowd into a few last names costs a
+      // read of every match (see pageConsultants).
       const order = {
-        field: args.orderBy?.field ?? 'LAST_NAME',
+        field: args.orderBy?.field ?? (args.filter?.search?.trim() ? 'ID' : 'LAST_NAME'),
         direction: args.orderBy?.direction ?? 'ASC',
       } as const;
       const isSortValue = sortValueCheck[order.field] as (
