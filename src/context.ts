@@ -78,7 +78,7 @@ export async function createContext(
     (await services.authenticator.authenticate(initial.request?.headers.get('authorization')));
   const base = {
     services,
-    loaders: createLoaders(services.db),
+    loaders: createLoaders(services.db, services.caches),
     clientAddress: initial.req?.socket?.remoteAddress ?? 'unknown',
   };
   if (authentication.kind === 'invalid') {

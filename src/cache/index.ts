@@ -1,5 +1,7 @@
 import type { ChangeTable } from '../db/change-contract.js';
+import type { Database } from '../db/client.js';
 import type { PageResult } from '../db/queries/keyset.js';
+import { listPractices } from '../db/queries/reference.js';
 import type { ConsultantRow, PracticeRow, SkillRow } from '../db/schema/index.js';
 import type { DashboardStatsSnapshot } from '../stats/snapshot.js';
 import { type CacheCounters, TaggedCache } from './tagged-cache.js';
@@ -29,6 +31,17 @@ export function createCaches(settings: CacheSettings) {
 }
 
 export type Caches = ReturnType<typeof createCaches>;
+
+/**
+ * Every practice, by name, from the reference cache (one statement when the
+ * cache is cold or a practice changed). Eight rows: the `practices` query
+ * and the practice of every consultant on a page read them from here.
+ */
+export function cachedPractices(caches: Caches, db: Database): Promise<PracticeRow[]> {
+  return caches.reference.getOrLoad('practices', ['practices'], () => listPractices(db)) as Promise<
+    PracticeRow[]
+  >;
+}
 
 /** What every cache offers whatever it holds: enough to invalidate it and report on it. */
 export interface CacheHandle {

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { type Caches, cachedPractices } from '../cache/index.js';
 import type { Database } from '../db/client.js';
 import { consultantsByIds } from '../db/queries/consultants.js';
 import type { PageResult } from '../db/queries/keyset.js';
@@ -49,7 +50,7 @@ function manyForEachKey<K, T>(keys: readonly K[], rows: T[], keyOf: (row: T) => 
  * and returns results in key order. Built fresh for every request (and every
  * subscription event), so their memoization never serves stale rows.
  */
-export function createLoaders(db: Database) {
+export function createLoaders(db: Database, caches?: Caches) {
   return {
     consultant: new DataLoader<number, ConsultantRow | null>(async (ids) =>
       oneForEachKey(ids, await consultantsByIds(db, ids), (row) => row.id),
@@ -57,8 +58,15 @@ export function createLoaders(db: Database) {
     mission: new DataLoader<number, MissionRow | null>(async (ids) =>
       oneForEachKey(ids, await missionsByIds(db, ids), (row) => row.id),
     ),
+    // Eight practices, read on every consultant page: served from the
+    // cross-request reference cache when there is one (invalidated by change
+    // events like every cache), which saves a statement per page.
     practice: new DataLoader<number, PracticeRow | null>(async (ids) =>
-      oneForEachKey(ids, await practicesByIds(db, ids), (row) => row.id),
+      oneForEachKey(
+        ids,
+        caches ? await cachedPractices(caches, db) : await practicesByIds(db, ids),
+        (row) => row.id,
+      ),
     ),
     skill: new DataLoader<number, SkillRow | null>(async (ids) =>
       oneForEachKey(ids, await skillsByIds(db, ids), (row) => row.id),

@@ -13,9 +13,22 @@ export function mapRawRow<T extends PgTable>(
   prefix = '',
 ): InferSelectModel<T> {
   const out: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(table))) {
+  for (const [key, column] of columnsOf(table)) {
     const value = raw[prefix + column.name];
     out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
   return out as InferSelectModel<T>;
+}
+
+type ColumnEntries = [string, ReturnType<typeof getTableColumns<PgTable>>[string]][];
+const columnLists = new WeakMap<PgTable, ColumnEntries>();
+
+/** A table's columns as a list, built once: this runs for every row of a batched read. */
+function columnsOf(table: PgTable): ColumnEntries {
+  let list = columnLists.get(table);
+  if (!list) {
+    list = Object.entries(getTableColumns(table));
+    columnLists.set(table, list);
+  }
+  return list;
 }

@@ -1,4 +1,5 @@
-import { listPractices, listSkills } from '../../db/queries/reference.js';
+import { cachedPractices } from '../../cache/index.js';
+import { listSkills } from '../../db/queries/reference.js';
 import type { PracticeRow, SkillRow } from '../../db/schema/index.js';
 import { builder } from '../builder.js';
 import { toDatabaseId } from '../ids.js';
@@ -27,10 +28,7 @@ builder.queryFields((t) => ({
   practices: t.field({
     type: [Practice],
     description: 'Every practice, by name.',
-    resolve: (_root, _args, { services }) =>
-      services.caches.reference.getOrLoad('practices', ['practices'], () =>
-        listPractices(services.db),
-      ) as Promise<PracticeRow[]>,
+    resolve: (_root, _args, { services }) => cachedPractices(services.caches, services.db),
   }),
   skills: t.field({
     type: [Skill],
