@@ -10,7 +10,7 @@ import {
   globalId,
 } from './support/graphql.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { countStatements } from './support/sql.js';
+import { countStatements, fewestStatements } from './support/sql.js';
 
 /*
  * A client mistake must come back as a GraphQL error with a stable code and a
@@ -85,7 +85,7 @@ async function expectBadUserInput(
   field: string,
   message: RegExp,
 ): Promise<string> {
-  const { count, statements, result } = await countStatements(server.sqlCounter, () =>
+  const { count, statements, result } = await fewestStatements(server, () =>
     server.query(document, variables),
   );
   const error = expectOneError(result);
@@ -398,7 +398,7 @@ describe('other input', () => {
   // PostgreSQL text cannot hold NUL.
   it('treats a NUL character in a search as bad input, not a server error', async () => {
     // Refused for every string before execution (use-text-input-check.ts), so no field path.
-    const { count, result } = await countStatements(server.sqlCounter, () =>
+    const { count, result } = await fewestStatements(server, () =>
       server.query(CONSULTANTS, { first: 2, filter: { search: 'a\u0000b' } }),
     );
     const error = expectOneError(result);
@@ -410,7 +410,7 @@ describe('other input', () => {
 
 describe('request errors', () => {
   it('reports a syntax error as GRAPHQL_PARSE_FAILED', async () => {
-    const { count, result } = await countStatements(server.sqlCounter, () =>
+    const { count, result } = await fewestStatements(server, () =>
       server.query('{ consultants(first: 2) { edges { node { id } }'),
     );
     const error = expectOneError(result);
@@ -421,7 +421,7 @@ describe('request errors', () => {
   });
 
   it('reports an unknown field as GRAPHQL_VALIDATION_FAILED', async () => {
-    const { count, result } = await countStatements(server.sqlCounter, () =>
+    const { count, result } = await fewestStatements(server, () =>
       server.query('{ consultants(first: 2) { edges { node { id salary } } } }'),
     );
     const error = expectOneError(result);
@@ -433,7 +433,7 @@ describe('request errors', () => {
 
   it('reports a variable of the wrong type as BAD_USER_INPUT', async () => {
     for (const variables of [{ first: 'ten' }, { filter: { availability: ['SOMETIMES'] } }]) {
-      const { count, result } = await countStatements(server.sqlCounter, () =>
+      const { count, result } = await fewestStatements(server, () =>
         server.query(CONSULTANTS, variables),
       );
       const error = expectOneError(result);

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { disposeAfterAll } from './support/dispose.js';
 import { expectData, expectOneError } from './support/graphql.js';
 import { type QueryResult, startTestServer, type TestServer } from './support/server.js';
+import { fewestStatements } from './support/sql.js';
 
 const dispose = disposeAfterAll();
 
@@ -59,9 +60,8 @@ beforeAll(async () => {
 /** Runs `request` and asserts that the server sent no SQL statement meanwhile. */
 async function withoutSql<T>(target: TestServer, request: () => Promise<T>): Promise<T> {
   await target.waitForIdle();
-  const before = target.sqlCounter.total;
-  const result = await request();
-  expect(target.sqlCounter.total, 'SQL statements sent for a rejected operation').toBe(before);
+  const { count, statements, result } = await fewestStatements(target, request);
+  expect(count, `SQL statements sent for a rejected operation:\n${statements.join('\n')}`).toBe(0);
   return result;
 }
 
