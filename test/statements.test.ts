@@ -11,10 +11,10 @@ import { countStatements, describeStatements } from './support/sql.js';
  */
 
 /**
- * consultants page + totalCount + practices + skills + mission pages +
- * current missions: one statement each.
+ * consultants page (which reads each consultant's skills and first mission
+ * page along) + totalCount + practices + current missions: one statement each.
  */
-const CONSULTANT_PAGE_STATEMENTS = 6;
+const CONSULTANT_PAGE_STATEMENTS = 4;
 /** root missions page + their consultants. */
 const MISSION_PAGE_STATEMENTS = 2;
 
@@ -78,7 +78,7 @@ describe('statements per page', () => {
       );
 
       // Asked again, the count and the practices come from the cross-request
-      // caches: the page, skills, mission pages and current missions remain.
+      // caches: the page (with skills and mission pages) and current missions remain.
       await measure(consultantsQuery(true), { first: n });
       const warm = await measure(consultantsQuery(true), { first: n }, { warm: true });
       console.log(`consultants(first: ${n}) with warm caches: ${warm.count} statements`);
@@ -86,6 +86,87 @@ describe('statements per page', () => {
       expect(warm.statements.some((text) => /from "practices"/.test(text))).toBe(false);
     },
   );
+
+  it("reads a page's skills and first missions in the page's own statement, as the loaders would", async () => {
+    const children = /* GraphQL */ `
+      skills { level skill { id name category } }
+      missions(first: $missions) {
+        edges {
+          cursor
+          node { id client title startDate endDate dailyRate status createdAt updatedAt }
+        }
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+      }`;
+    const pageQuery = /* GraphQL */ `
+      query ($after: String, $missions: Int!) {
+        consultants(first: 30, after: $after) {
+          pageInfo { endCursor }
+          edges { node { id ${children} } }
+        }
+      }`;
+    // The same children through the loaders: by id, outside any page.
+    const byIdQuery = /* GraphQL */ `
+      query ($ids: [ID!]!, $missions: Int!) {
+        nodes(ids: $ids) { ... on Consultant { id ${children} } }
+      }`;
+    const start = await measure(pageQuery, { missions: 1 });
+    const after = start.data.consultants.pageInfo.endCursor as string;
+    for (const missions of [0, 2, 5]) {
+      // Practices warm: what remains is the page statement alone.
+      await measure(pageQuery, { after: null, missions });
+      const page = await measure(pageQuery, { after: null, missions }, { warm: true });
+      expect(page.count, describeStatements(page.statements)).toBe(1);
+      const nodes = page.data.consultants.edges.map((edge: { node: unknown }) => edge.node);
+      const byId = await measure(byIdQuery, {
+        ids: nodes.map((node: { id: string }) => node.id),
+        missions,
+      });
+      // The loaders' way: consultants by id, then one batch each of skills and mission pages.
+      expect(byId.count, describeStatements(byId.statements)).toBe(3);
+      expect(nodes).toEqual(byId.data.nodes);
+      const counts = nodes.map(
+        (node: { missions: { edges: unknown[] } }) => node.missions.edges.length,
+      );
+      expect(Math.max(...counts)).toBe(missions);
+      // And from a cursor, the same holds.
+      const later = await measure(pageQuery, { after, missions });
+      const laterNodes = later.data.consultants.edges.map((edge: { node: unknown }) => edge.node);
+      const laterById = await measure(byIdQuery, {
+        ids: laterNodes.map((node: { id: string }) => node.id),
+        missions,
+      });
+      expect(laterNodes).toEqual(laterById.data.nodes);
+    }
+  });
+
+  it('leaves to the loaders the mission pages a page statement cannot read along', async () => {
+    // Two different first pages of missions, and a page after a cursor: each is its own loader batch.
+    const query = /* GraphQL */ `
+      query ($cursor: String!) {
+        consultants(first: 20) {
+          edges {
+            node {
+              skills { level }
+              three: missions(first: 3) { edges { node { id } } }
+              four: missions(first: 4) { edges { node { id } } }
+              later: missions(first: 2, after: $cursor) { edges { node { id } } }
+            }
+          }
+        }
+      }`;
+    const cursor = Buffer.from(JSON.stringify(['START_DATE', '9999-01-01', 1])).toString(
+      'base64url',
+    );
+    await measure(query, { cursor });
+    const { count, statements, data } = await measure(query, { cursor }, { warm: true });
+    // The page (with skills), then one batch of mission pages for the three selections.
+    expect(count, describeStatements(statements)).toBe(2);
+    for (const { node } of data.consultants.edges) {
+      const ids = (list: { edges: { node: { id: string } }[] }) => list.edges.map((e) => e.node.id);
+      expect(ids(node.four).slice(0, 3)).toEqual(ids(node.three));
+      expect(ids(node.later)).toEqual(ids(node.four).slice(0, 2));
+    }
+  });
 
   it('costs the same on a later page (after a cursor)', async () => {
     const first = await measure(consultantsQuery(true), { first: 20 });

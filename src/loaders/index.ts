@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { type Caches, cachedPractices } from '../cache/index.js';
 import type { Database } from '../db/client.js';
-import { consultantsByIds } from '../db/queries/consultants.js';
+import { type ConsultantChildren, consultantsByIds } from '../db/queries/consultants.js';
 import type { PageResult } from '../db/queries/keyset.js';
 import {
   type ConsultantMissionsKey,
@@ -98,3 +98,27 @@ export function createLoaders(db: Database, caches?: Caches) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * Hands the children a page statement read along with its consultants
+ * (pageConsultantsWithChildren) to the loaders their fields resolve
+ * through, under the keys those fields will ask for, so that resolving
+ * them sends no SQL. A mission page read that way is the first one: no
+ * cursor.
+ */
+export function primeConsultantChildren(
+  loaders: Loaders,
+  consultants: readonly ConsultantRow[],
+  children: readonly ConsultantChildren[],
+): void {
+  consultants.forEach((consultant, index) => {
+    const read = children[index];
+    if (read?.skills) loaders.skillsOfConsultant.prime(consultant.id, read.skills);
+    if (read?.missions) {
+      loaders.missionPage.prime(
+        { consultantId: consultant.id, limit: read.missions.limit, after: null },
+        read.missions.page,
+      );
+    }
+  });
+}

@@ -1,4 +1,11 @@
-import { type FieldNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
+import {
+  type FieldNode,
+  type GraphQLResolveInfo,
+  getArgumentValues,
+  isObjectType,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql';
 
 /**
  * Looking ahead at what a request selects, so a resolver can skip work
@@ -45,8 +52,49 @@ export function subfields(
   return fields;
 }
 
-/** Whether a connection field's selection reads its rows (`edges`, `nodes`) or its `pageInfo`. */
-export function selectsPage(info: GraphQLResolveInfo): boolean {
-  const fields = subfields(info, info.fieldNodes);
+/**
+ * Whether a connection field's selection reads its rows (`edges`) or its
+ * `pageInfo`: the current field's, or that of `nodes` selecting a
+ * connection further down.
+ */
+export function selectsPage(
+  info: GraphQLResolveInfo,
+  nodes: readonly FieldNode[] = info.fieldNodes,
+): boolean {
+  const fields = subfields(info, nodes);
   return fields.has('edges') || fields.has('pageInfo');
+}
+
+/** The fields selected at the end of `path` under the current field (`['edges', 'node']`: a connection's nodes). */
+export function subfieldsAt(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+): Map<string, FieldNode[]> {
+  let fields = subfields(info, info.fieldNodes);
+  for (const name of path) fields = subfields(info, fields.get(name) ?? []);
+  return fields;
+}
+
+/**
+ * The arguments each selection of `fieldName` on `typeName` will resolve
+ * with (variables and defaults applied, as execution will apply them), or
+ * undefined where they cannot be read (an invalid argument, which the
+ * field's own resolution reports).
+ */
+export function argumentsOfSelections(
+  info: GraphQLResolveInfo,
+  typeName: string,
+  fieldName: string,
+  nodes: readonly FieldNode[],
+): (Record<string, unknown> | undefined)[] {
+  const type = info.schema.getType(typeName);
+  const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
+  return nodes.map((node) => {
+    if (!field) return undefined;
+    try {
+      return getArgumentValues(field, node, info.variableValues);
+    } catch {
+      return undefined;
+    }
+  });
 }

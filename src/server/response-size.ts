@@ -1,31 +1,35 @@
+import type { ExecutionResult } from 'graphql';
+
+/** A result as graphql-yoga serializes it: with its own serializer when it brings one. */
+export type SerializableResult = ExecutionResult & {
+  stringify?: (result: ExecutionResult) => string;
+};
+
 /**
- * Whether `value`, serialized as JSON, would take more than `limitBytes`,
- * without serializing it: a walk that adds up what each value would take
- * and stops as soon as the limit is passed, so a huge result costs no more
- * than `limitBytes` worth of walking. Strings count their UTF-16 length plus
- * quotes (escapes and multi-byte characters are not counted: an estimate
- * slightly under the real size).
+ * `result` if its JSON takes at most `limitBytes` (UTF-8), else undefined.
+ *
+ * Measuring means serializing, so the JSON made here is handed on: a
+ * result without errors or extensions (what no later hook rewrites: error
+ * masking and error codes only touch errors) carries it as its yoga
+ * `stringify`, and the HTTP response is written from it instead of being
+ * serialized a second time. Should anything have changed the result on
+ * the way, the serializer sees it and serializes afresh.
  */
-export function exceedsJsonSize(value: unknown, limitBytes: number): boolean {
-  let total = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const current = stack.pop();
-    if (current === null || current === undefined) total += 4;
-    else if (typeof current === 'string') total += current.length + 2;
-    else if (typeof current === 'number' || typeof current === 'bigint') total += 8;
-    else if (typeof current === 'boolean') total += 5;
-    else if (Array.isArray(current)) {
-      total += 2 + current.length;
-      for (const item of current) stack.push(item);
-    } else if (typeof current === 'object') {
-      total += 2;
-      for (const [key, item] of Object.entries(current)) {
-        total += key.length + 4;
-        stack.push(item);
-      }
-    }
-    if (total > limitBytes) return true;
-  }
-  return false;
+export function withinResponseSize(
+  result: ExecutionResult,
+  limitBytes: number,
+): SerializableResult | undefined {
+  const json = JSON.stringify(result);
+  if (Buffer.byteLength(json) > limitBytes) return undefined;
+  if (result.errors !== undefined || result.extensions !== undefined) return result;
+  const { data } = result;
+  return {
+    data,
+    stringify: (serialized) =>
+      serialized.data === data &&
+      serialized.errors === undefined &&
+      serialized.extensions === undefined
+        ? json
+        : JSON.stringify(serialized),
+  };
 }

@@ -1,13 +1,23 @@
-import { and, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, getTableName, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { type ConsultantRow, consultantSkills, consultants } from '../schema/index.js';
 import {
+  type ConsultantRow,
+  consultantSkills,
+  consultants,
+  type MissionRow,
+  missions,
+  type SkillRow,
+  skills,
+} from '../schema/index.js';
+import {
+  type AttachedPageResult,
   type KeysetSpec,
   type PageResult,
   type PageWindow,
   type SortDirection,
   selectKeysetPage,
 } from './keyset.js';
+import type { ConsultantSkillRow } from './reference.js';
 
 export type Availability = ConsultantRow['availability'];
 export type ConsultantOrderField = 'LAST_NAME' | 'CREATED_AT' | 'DAILY_RATE' | 'ID';
@@ -109,13 +119,141 @@ const SEARCH_WALK_ROWS: Partial<Record<ConsultantOrderField, number>> = {
   ID: 10_000,
 };
 
+/**
+ * What a page of consultants can carry for each of its rows, read in the
+ * page's own statement: their skills, and the first page of their missions.
+ */
+export interface ConsultantPageChildren {
+  skills?: boolean;
+  /** Newest-first missions from the start of the list: `limit` of them, and whether more exist. */
+  missions?: { limit: number };
+}
+
+/** The children of one consultant of a page, as the per-consultant loaders would have read them. */
+export interface ConsultantChildren {
+  skills?: ConsultantSkillRow[];
+  /** The first page of `limit` missions. */
+  missions?: { limit: number; page: PageResult<MissionRow> };
+}
+
+/**
+ * The page row's id, spelled with its table: in a select list drizzle
+ * writes a column without it, which inside a sub-select would name the
+ * sub-select's own `id`.
+ */
+const pageRowId = sql`${sql.identifier(getTableName(consultants))}.${sql.identifier(consultants.id.name)}`;
+
+/** A consultant's skills as the skills loader orders them: strongest first, then by name. */
+const skillsJson = sql`(
+  SELECT coalesce(json_agg(json_build_array(s.id, s.name, s.category, cs.level)
+                           ORDER BY cs.level DESC, s.name), '[]'::json)
+  FROM ${consultantSkills} cs JOIN ${skills} s ON s.id = cs.skill_id
+  WHERE cs.consultant_id = ${pageRowId})`;
+
+/**
+ * A consultant's newest missions, one more than asked (the extra one says
+ * whether the list goes on), by the (consultant_id, start_date DESC, id DESC)
+ * index. Timestamps travel as epoch milliseconds: columns are timestamptz(3).
+ */
+function missionsJson(limit: number) {
+  return sql`(
+  SELECT coalesce(json_agg(json_build_array(m.id, m.client, m.title, m.start_date, m.end_date,
+                             m.daily_rate, m.status, (extract(epoch FROM m.created_at) * 1000)::int8,
+                             (extract(epoch FROM m.updated_at) * 1000)::int8)
+                           ORDER BY m.start_date DESC, m.id DESC), '[]'::json)
+  FROM (SELECT * FROM ${missions} m WHERE m.consultant_id = ${pageRowId}
+        ORDER BY m.start_date DESC, m.id DESC LIMIT ${limit + 1}) m)`;
+}
+
+type SkillJson = [number, string, string, number];
+type MissionJson = [
+  number,
+  string,
+  string,
+  string,
+  string | null,
+  number,
+  MissionRow['status'],
+  number,
+  number,
+];
+
+function childrenOf(
+  consultantId: number,
+  attached: Record<string, unknown>,
+  include: ConsultantPageChildren,
+): ConsultantChildren {
+  const children: ConsultantChildren = {};
+  if (include.skills) {
+    children.skills = (attached.skills as SkillJson[]).map(([id, name, category, level]) => ({
+      consultantId,
+      level,
+      skill: { id, name, category } satisfies SkillRow,
+    }));
+  }
+  if (include.missions) {
+    const limit = include.missions.limit;
+    const rows = (attached.missions as MissionJson[]).map(
+      ([id, client, title, startDate, endDate, dailyRate, status, createdAt, updatedAt]) =>
+        ({
+          id,
+          consultantId,
+          client,
+          title,
+          startDate,
+          endDate,
+          dailyRate,
+          status,
+          createdAt: new Date(createdAt),
+          updatedAt: new Date(updatedAt),
+        }) satisfies MissionRow,
+    );
+    children.missions = {
+      limit,
+      page: {
+        rows: rows.slice(0, limit),
+        hasNextPage: rows.length > limit,
+        hasPreviousPage: false,
+      },
+    };
+  }
+  return children;
+}
+
+/**
+ * One page of consultants and, in the same statement, the children
+ * `include` names for each of them: one round trip for a page whatever it
+ * nests, where loaders would add one per kind of child.
+ */
+export async function pageConsultantsWithChildren(
+  db: Database,
+  filter: ConsultantFilter,
+  order: ConsultantOrder,
+  window: PageWindow<string | number>,
+  include: ConsultantPageChildren,
+): Promise<PageResult<ConsultantRow> & { children: ConsultantChildren[] }> {
+  const attach: Record<string, SQL> = {};
+  if (include.skills) attach.skills = skillsJson;
+  if (include.missions) attach.missions = missionsJson(include.missions.limit);
+  const page = await pageConsultants(db, filter, order, window, attach);
+  return {
+    rows: page.rows,
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: page.hasPreviousPage,
+    children: page.rows.map((row, index) =>
+      childrenOf(row.id, page.attached[index] ?? {}, include),
+    ),
+  };
+}
+
 /** One page of consultants, in one statement (see selectKeysetPage). */
 export async function pageConsultants(
   db: Database,
   filter: ConsultantFilter,
   order: ConsultantOrder,
   window: PageWindow<string | number>,
-): Promise<PageResult<ConsultantRow>> {
+  attach?: Record<string, SQL>,
+): Promise<AttachedPageResult<ConsultantRow>> {
   const { column, valueType } = orderColumns[order.field];
   const spec: KeysetSpec<string | number> = {
     orderColumn: column,
@@ -134,6 +272,7 @@ export async function pageConsultants(
   const walkRows = SEARCH_WALK_ROWS[order.field];
   return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
     boundedWalk: search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
+    attach,
   });
 }
 

@@ -118,6 +118,18 @@ export interface KeysetPageOptions {
    * which the planner cannot estimate. Text and integer order columns.
    */
   boundedWalk?: { columns: AnyPgColumn[]; rows: number };
+  /**
+   * More values to read with each row, in the same statement: typically
+   * correlated sub-selects that aggregate a row's children, so that a page
+   * and what its rows carry cost one round trip. Returned in `attached`,
+   * one object per page row, in page order.
+   */
+  attach?: Record<string, SQL>;
+}
+
+/** A keyset page with the values of `KeysetPageOptions.attach` read for each of its rows. */
+export interface AttachedPageResult<T> extends PageResult<T> {
+  attached: Record<string, unknown>[];
 }
 
 /**
@@ -132,14 +144,14 @@ export async function selectKeysetPage<T extends PgTable, V>(
   filters: SQL[],
   spec: KeysetSpec<V>,
   options: KeysetPageOptions = {},
-): Promise<PageResult<InferSelectModel<T>>> {
+): Promise<AttachedPageResult<InferSelectModel<T>>> {
   const plan = planKeyset(spec);
   const beyondStartQuery = plan.beyondStart
     ? sql<boolean>`EXISTS (SELECT 1 FROM ${table} WHERE ${and(...filters, plan.beyondStart)})`
     : sql<boolean>`false`;
   const where = and(...filters, ...plan.bounds);
   let query = db
-    .select({ row: table as PgTable, beyondStart: beyondStartQuery })
+    .select({ ...options.attach, row: table as PgTable, beyondStart: beyondStartQuery })
     .from(table as PgTable)
     .$dynamic();
   if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
@@ -154,17 +166,21 @@ export async function selectKeysetPage<T extends PgTable, V>(
       .orderBy(...plan.orderBy)
       .limit(plan.fetch);
   }
-  const rows = (await query) as { row: InferSelectModel<T>; beyondStart: boolean }[];
+  const rows = (await query) as ({ row: InferSelectModel<T>; beyondStart: boolean } & Record<
+    string,
+    unknown
+  >)[];
   let beyondStart = rows[0]?.beyondStart ?? false;
   if (rows.length === 0 && plan.beyondStart) {
     const [row] = await db.select({ exists: beyondStartQuery }).from(sql`(SELECT 1) AS one`);
     beyondStart = row?.exists ?? false;
   }
-  return finishKeysetPage(
-    spec.window,
-    rows.map(({ row }) => row),
-    beyondStart,
-  );
+  const page = finishKeysetPage(spec.window, rows, beyondStart);
+  return {
+    ...page,
+    rows: page.rows.map(({ row }) => row),
+    attached: options.attach ? page.rows : [],
+  };
 }
 
 /**

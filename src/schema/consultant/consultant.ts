@@ -1,13 +1,18 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { ChangeTable } from '../../db/change-contract.js';
 import {
   type ConsultantFilter,
   type ConsultantOrderField,
+  type ConsultantPageChildren,
   consultantSortValue,
   countConsultants,
   pageConsultants,
+  pageConsultantsWithChildren,
 } from '../../db/queries/consultants.js';
+import type { PageResult } from '../../db/queries/keyset.js';
 import type { ConsultantSkillRow } from '../../db/queries/reference.js';
 import type { ConsultantRow, DocumentRow } from '../../db/schema/index.js';
+import { primeConsultantChildren } from '../../loaders/index.js';
 import { builder } from '../builder.js';
 import { badUserInput } from '../errors.js';
 import { idOfType, toDatabaseId } from '../ids.js';
@@ -26,7 +31,7 @@ import {
 } from '../pagination.js';
 import { Practice, Skill } from '../reference/practice.js';
 import { SortDirection } from '../scalars.js';
-import { selectsPage } from '../selection.js';
+import { argumentsOfSelections, selectsPage, subfieldsAt } from '../selection.js';
 
 export const Availability = builder.enumType('Availability', {
   values: {
@@ -194,6 +199,39 @@ function consultantFilterTables(filter: ConsultantFilter): ChangeTable[] {
   return filter.skillIds?.length ? ['consultants', 'consultant_skills'] : ['consultants'];
 }
 
+/**
+ * The children of a page's consultants that its statement can read along
+ * (pageConsultantsWithChildren): their skills, and their first missions
+ * when every selection of `missions` that reads a page asks for the same
+ * first page. Anything else is left to the loaders, as are the children of
+ * a cached search page. A failure to read a child now fails the page with
+ * it: they are one statement.
+ */
+function childrenToRead(info: GraphQLResolveInfo): ConsultantPageChildren {
+  const node = subfieldsAt(info, ['edges', 'node']);
+  const include: ConsultantPageChildren = {};
+  if (node.has('skills')) include.skills = true;
+  // A selection that reads only the missions' totalCount reads no page.
+  const missionSelections = node.get('missions')?.filter((field) => selectsPage(info, [field]));
+  if (missionSelections?.length) {
+    const limits = new Set(
+      argumentsOfSelections(info, 'Consultant', 'missions', missionSelections).map((args) => {
+        if (!args || args.after != null || args.before != null || args.last != null) return null;
+        const first = args.first ?? DEFAULT_PAGE_SIZE;
+        return typeof first === 'number' &&
+          Number.isInteger(first) &&
+          first >= 0 &&
+          first <= MAX_PAGE_SIZE
+          ? first
+          : null;
+      }),
+    );
+    const [limit] = limits;
+    if (limits.size === 1 && typeof limit === 'number') include.missions = { limit };
+  }
+  return include;
+}
+
 const sortValueCheck = {
   LAST_NAME: isString,
   CREATED_AT: isIsoTimestamp,
@@ -216,7 +254,7 @@ builder.queryFields((t) => ({
       filter: t.arg({ type: ConsultantFilterInput }),
       orderBy: t.arg({ type: ConsultantOrderInput }),
     },
-    resolve: async (_root, args, { services }, info) => {
+    resolve: async (_root, args, { services, loaders }, info) => {
       // A search is ordered by id unless the client asks otherwise: by last
       // name, a fragment whose matches crowd into a few last names costs a
       // read of every match (see pageConsultants).
@@ -246,17 +284,26 @@ builder.queryFields((t) => ({
       const tags = consultantFilterTables(filter);
       const filterKey = JSON.stringify(filter);
       // Search pages (trigram scans) are worth caching; plain keyset pages are index seeks.
-      const page = !selectsPage(info)
-        ? UNREAD_PAGE
-        : filter.search
-          ? await services.caches.search.getOrLoad(
-              JSON.stringify([filterKey, order, window]),
-              tags,
-              () => pageConsultants(services.db, filter, order, window),
-            )
-          : await pageConsultants(services.db, filter, order, window);
+      let page: PageResult<ConsultantRow> = UNREAD_PAGE;
+      if (selectsPage(info) && filter.search) {
+        page = await services.caches.search.getOrLoad(
+          JSON.stringify([filterKey, order, window]),
+          tags,
+          () => pageConsultants(services.db, filter, order, window),
+        );
+      } else if (selectsPage(info)) {
+        const withChildren = await pageConsultantsWithChildren(
+          services.db,
+          filter,
+          order,
+          window,
+          childrenToRead(info),
+        );
+        primeConsultantChildren(loaders, withChildren.rows, withChildren.children);
+        page = withChildren;
+      }
       return {
-        ...toConnection(page as Awaited<ReturnType<typeof pageConsultants>>, (row) =>
+        ...toConnection(page, (row) =>
           encodeCursor(order.field, consultantSortValue(row, order.field), row.id),
         ),
         totalCount: () =>

@@ -7,7 +7,7 @@ import { ErrorCode, rateLimited, serverBusy } from '../../schema/errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../schema/pagination.js';
 import { createExpensiveWorkBudget, type ExpensiveWorkBudget } from '../expensive-work.js';
 import { type CostModel, estimateQueryCost } from '../query-cost.js';
-import { exceedsJsonSize } from '../response-size.js';
+import { withinResponseSize } from '../response-size.js';
 import { isAsyncIterable } from './results.js';
 
 /** Plain lists without a size argument (a consultant's skills or documents) are short. */
@@ -102,14 +102,8 @@ function useCostLimit(limits: LimitsConfig): Plugin {
       setExecuteFn(async (executeArgs) => {
         try {
           const result = await executeFn(executeArgs);
-          if (
-            limits.responseMaxBytes > 0 &&
-            !isAsyncIterable(result) &&
-            exceedsJsonSize(result.data, limits.responseMaxBytes)
-          ) {
-            return tooLarge();
-          }
-          return result;
+          if (limits.responseMaxBytes === 0 || isAsyncIterable(result)) return result;
+          return withinResponseSize(result, limits.responseMaxBytes) ?? tooLarge();
         } finally {
           // However execution ended, thrown included: a lost slot would refuse expensive work for good.
           release?.();
