@@ -238,10 +238,11 @@ describe('statsChanged fan-out over graphql-ws', () => {
     await server.waitForIdle();
     const executionsBefore = fanOut(server).executions;
     const pushesBefore = server.app.stats?.metrics.pushes ?? 0;
-    await insertConsultant(server, 'fanout.2@example.test');
     const version = (target: RawSocket, id: string) =>
       BigInt(target.nexts(id).at(-1)?.payload.data?.statsChanged?.version ?? 0);
+    // Read before the write: its push may arrive before the insert call returns.
     const first = version(socket, 'small');
+    await insertConsultant(server, 'fanout.2@example.test');
     await waitFor(
       () =>
         ['full', 'small', 'failing'].every(
