@@ -117,16 +117,52 @@ export const UNREAD_PAGE: PageResult<never> = Object.freeze({
   hasPreviousPage: false,
 }) as PageResult<never>;
 
+/**
+ * An edge whose cursor is encoded when a client reads it, not before: most
+ * requests read `pageInfo.endCursor` and no edge's cursor, and encoding is
+ * a JSON + base64 round per row.
+ */
+class LazyCursorEdge<T> {
+  constructor(
+    readonly node: T,
+    private readonly cursorOf: (row: T) => string,
+  ) {}
+
+  get cursor(): string {
+    return this.cursorOf(this.node);
+  }
+}
+
+/** pageInfo with its two cursors encoded on demand, like the edges'. */
+class LazyPageInfo<T> {
+  constructor(
+    private readonly page: PageResult<T>,
+    private readonly cursorOf: (row: T) => string,
+  ) {}
+
+  get hasNextPage(): boolean {
+    return this.page.hasNextPage;
+  }
+
+  get hasPreviousPage(): boolean {
+    return this.page.hasPreviousPage;
+  }
+
+  get startCursor(): string | null {
+    const first = this.page.rows[0];
+    return first === undefined ? null : this.cursorOf(first);
+  }
+
+  get endCursor(): string | null {
+    const last = this.page.rows.at(-1);
+    return last === undefined ? null : this.cursorOf(last);
+  }
+}
+
 /** Shapes a page into the Relay connection the schema returns. */
 export function toConnection<T>(page: PageResult<T>, cursorOf: (row: T) => string): Connection<T> {
-  const edges = page.rows.map((node) => ({ cursor: cursorOf(node), node }));
   return {
-    edges,
-    pageInfo: {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    edges: page.rows.map((node) => new LazyCursorEdge(node, cursorOf)),
+    pageInfo: new LazyPageInfo(page, cursorOf),
   };
 }

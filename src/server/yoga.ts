@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import { type Context, createContext, type InitialContext, type Services } from '../context.js';
 import type { Logger } from '../logger.js';
+import { useCompiledQueries } from './plugins/use-compiled-queries.js';
 import { useCSRFPrevention } from './plugins/use-csrf-prevention.js';
 import { useErrorCodes } from './plugins/use-error-codes.js';
 import { createErrorLog } from './plugins/use-error-log.js';
@@ -62,6 +63,8 @@ export function createYogaServer({
       // Before the masking (which yoga adds last): it must see the original errors.
       errorLog.plugin,
       useErrorCodes(),
+      // Before the limits: they wrap whichever execute function runs the operation.
+      useCompiledQueries(),
       ...useQueryLimits(config.limits),
       useTextInputCheck(),
       useIntrospectionAuth(),
