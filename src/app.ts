@@ -202,6 +202,8 @@ export function buildApp(config: Config, deps: AppDependencies): App {
           connectTimeoutMs: config.database.connectTimeoutMs,
           statementTimeoutMs: config.database.statementTimeoutMs,
           idleInTransactionTimeoutMs: config.database.idleInTransactionTimeoutMs,
+          // Request statements are short: a parallel plan's worker start-up is what would make them slow.
+          parallelWorkers: false,
           slowQueryMs: config.database.slowQueryMs,
           onSlowQuery: (slow) => log.warn(slow, 'slow SQL statement'),
           onConnectionError: (error) => log.warn({ err: error }, 'database connection lost'),

@@ -137,6 +137,14 @@ export interface PoolOptions extends CountingClientOptions {
   statementTimeoutMs?: number;
   /** Server-side `idle_in_transaction_session_timeout`; 0 or absent: none. */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * Whether PostgreSQL may run this pool's statements with parallel workers
+   * (default: as the server is set). Starting workers costs tens of
+   * milliseconds, and the planner pays it even for a branch a one-time
+   * filter then skips (the fallback of a name search), so a pool of short
+   * request statements is better off without.
+   */
+  parallelWorkers?: boolean;
 }
 
 /** `url` with its database name replaced: the same server, credentials and options, another database. */
@@ -164,6 +172,7 @@ export function createPool(options: PoolOptions): pg.Pool {
       ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
       : {}),
     application_name: options.applicationName ?? 'consultator-graphql',
+    ...(options.parallelWorkers === false ? { options: '-c max_parallel_workers_per_gather=0' } : {}),
     Client: createCountingClientClass(options.counter, options),
   });
   // pg-pool re-emits an idle client's error on the pool, unheard a crash too;
