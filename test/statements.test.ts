@@ -168,6 +168,14 @@ describe('statements per page', () => {
     }
   });
 
+  it('runs request statements without parallel workers', async () => {
+    // A parallel plan starts its workers even for a branch it then skips (a search's fallback).
+    const { rows } = await (server.app.pool as NonNullable<typeof server.app.pool>).query<{
+      max_parallel_workers_per_gather: string;
+    }>('SHOW max_parallel_workers_per_gather');
+    expect(rows[0]?.max_parallel_workers_per_gather).toBe('0');
+  });
+
   it('costs the same on a later page (after a cursor)', async () => {
     const first = await measure(consultantsQuery(true), { first: 20 });
     const next = await measure(consultantsQuery(true), {
