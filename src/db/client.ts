@@ -172,7 +172,9 @@ export function createPool(options: PoolOptions): pg.Pool {
       ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
       : {}),
     application_name: options.applicationName ?? 'consultator-graphql',
-    ...(options.parallelWorkers === false ? { options: '-c max_parallel_workers_per_gather=0' } : {}),
+    ...(options.parallelWorkers === false
+      ? { options: '-c max_parallel_workers_per_gather=0' }
+      : {}),
     Client: createCountingClientClass(options.counter, options),
   });
   // pg-pool re-emits an idle client's error on the pool, unheard a crash too;

@@ -64,7 +64,7 @@ export function createYogaServer({
       errorLog.plugin,
       useErrorCodes(),
       // Before the limits: they wrap whichever execute function runs the operation.
-      useCompiledQueries(),
+      useCompiledQueries(log),
       ...useQueryLimits(config.limits),
       useTextInputCheck(),
       useIntrospectionAuth(),

@@ -10,6 +10,7 @@ import {
   visit,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Logger } from '../../logger.js';
 
 /**
  * Whether graphql-jit executes `document` exactly as graphql-js would.
@@ -21,7 +22,7 @@ import type { Plugin } from 'graphql-yoga';
  * of an input-object type, and (checked per request) its variables coerce.
  * Everything else, mutations and subscriptions included, runs on graphql-js.
  */
-function compilable(schema: GraphQLSchema, document: DocumentNode): boolean {
+export function isCompilable(schema: GraphQLSchema, document: DocumentNode): boolean {
   const operations = document.definitions.filter(
     (definition) => definition.kind === Kind.OPERATION_DEFINITION,
   );
@@ -50,7 +51,7 @@ function compilable(schema: GraphQLSchema, document: DocumentNode): boolean {
  * that wraps the execute function (the query limits), so that they wrap
  * the compiled one.
  */
-export function useCompiledQueries(): Plugin {
+export function useCompiledQueries(log: Logger): Plugin {
   // Keyed by the parsed document, which yoga's parse cache hands out again for the same text:
   // both this and the compiled operation (inside the plugin) live as long as that entry.
   const eligibility = new WeakMap<DocumentNode, boolean>();
@@ -60,7 +61,7 @@ export function useCompiledQueries(): Plugin {
       enableIf: ({ schema, document, operationName, variableValues }) => {
         let eligible = eligibility.get(document);
         if (eligible === undefined) {
-          eligible = compilable(schema, document);
+          eligible = isCompilable(schema, document);
           eligibility.set(document, eligible);
         }
         if (!eligible) return false;
@@ -75,6 +76,13 @@ export function useCompiledQueries(): Plugin {
         );
         return coerced.errors === undefined;
       },
+      // A validated query graphql-jit cannot compile is its bug: the client gets the
+      // errors (masked like any other) and the log says which compilation failed.
+      onError: (failure) =>
+        log.error(
+          { errors: failure.errors?.map((error) => error.message) },
+          'query compilation failed',
+        ),
     },
   ) as Plugin;
 }
