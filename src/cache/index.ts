@@ -1,7 +1,7 @@
 import type { ChangeTable } from '../db/change-contract.js';
 import type { Database } from '../db/client.js';
 import type { PageResult } from '../db/queries/keyset.js';
-import { listPractices } from '../db/queries/reference.js';
+import { listPractices, listSkillsByName } from '../db/queries/reference.js';
 import type { ConsultantRow, PracticeRow, SkillRow } from '../db/schema/index.js';
 import type { DashboardStatsSnapshot } from '../stats/snapshot.js';
 import { type CacheCounters, TaggedCache } from './tagged-cache.js';
@@ -41,6 +41,17 @@ export function cachedPractices(caches: Caches, db: Database): Promise<PracticeR
   return caches.reference.getOrLoad('practices', ['practices'], () => listPractices(db)) as Promise<
     PracticeRow[]
   >;
+}
+
+/**
+ * Every skill, in the database's order of names, from the reference cache:
+ * a page's consultants carry their skills as (skill, level) pairs, named and
+ * ordered from this list.
+ */
+export function cachedSkillsByName(caches: Caches, db: Database): Promise<SkillRow[]> {
+  return caches.reference.getOrLoad('skills-by-name', ['skills'], () =>
+    listSkillsByName(db),
+  ) as Promise<SkillRow[]>;
 }
 
 /** What every cache offers whatever it holds: enough to invalidate it and report on it. */

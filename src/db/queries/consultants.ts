@@ -7,7 +7,6 @@ import {
   type MissionRow,
   missions,
   type SkillRow,
-  skills,
 } from '../schema/index.js';
 import {
   type AttachedPageResult,
@@ -124,7 +123,12 @@ const SEARCH_WALK_ROWS: Partial<Record<ConsultantOrderField, number>> = {
  * page's own statement: their skills, and the first page of their missions.
  */
 export interface ConsultantPageChildren {
-  skills?: boolean;
+  /**
+   * Their skills, strongest first then by name. The statement reads (skill,
+   * level) pairs only; names and order come from `catalogue`, every skill
+   * in the database's order of names (a cached list).
+   */
+  skills?: { catalogue: readonly SkillRow[] };
   /** Newest-first missions from the start of the list: `limit` of them, and whether more exist. */
   missions?: { limit: number };
 }
@@ -143,12 +147,10 @@ export interface ConsultantChildren {
  */
 const pageRowId = sql`${sql.identifier(getTableName(consultants))}.${sql.identifier(consultants.id.name)}`;
 
-/** A consultant's skills as the skills loader orders them: strongest first, then by name. */
-const skillsJson = sql`(
-  SELECT coalesce(json_agg(json_build_array(s.id, s.name, s.category, cs.level)
-                           ORDER BY cs.level DESC, s.name), '[]'::json)
-  FROM ${consultantSkills} cs JOIN ${skills} s ON s.id = cs.skill_id
-  WHERE cs.consultant_id = ${pageRowId})`;
+/** A consultant's skills as (skill id, level) pairs, in no particular order. */
+const skillPairsJson = sql`(
+  SELECT coalesce(json_agg(json_build_array(cs.skill_id, cs.level)), '[]'::json)
+  FROM ${consultantSkills} cs WHERE cs.consultant_id = ${pageRowId})`;
 
 /**
  * A consultant's newest missions, one more than asked (the extra one says
@@ -165,7 +167,7 @@ function missionsJson(limit: number) {
         ORDER BY m.start_date DESC, m.id DESC LIMIT ${limit + 1}) m)`;
 }
 
-type SkillJson = [number, string, string, number];
+type SkillPairJson = [skillId: number, level: number];
 type MissionJson = [
   number,
   string,
@@ -178,18 +180,43 @@ type MissionJson = [
   number,
 ];
 
+/** A skill's place in the catalogue: its rank in the database's order of names. */
+type SkillRanks = Map<number, { skill: SkillRow; rank: number }>;
+
+function rankSkills(catalogue: readonly SkillRow[]): SkillRanks {
+  return new Map(catalogue.map((skill, rank) => [skill.id, { skill, rank }]));
+}
+
+/**
+ * A consultant's skills from their (skill, level) pairs, strongest first then
+ * by name, as the skills loader's SQL orders them; undefined when a skill is
+ * missing from the catalogue (added since it was cached), which leaves that
+ * consultant's skills to the loader.
+ */
+function skillsFromPairs(
+  consultantId: number,
+  pairs: SkillPairJson[],
+  ranks: SkillRanks,
+): ConsultantSkillRow[] | undefined {
+  const ranked: { row: ConsultantSkillRow; rank: number }[] = [];
+  for (const [skillId, level] of pairs) {
+    const known = ranks.get(skillId);
+    if (!known) return undefined;
+    ranked.push({ row: { consultantId, level, skill: known.skill }, rank: known.rank });
+  }
+  ranked.sort((a, b) => b.row.level - a.row.level || a.rank - b.rank);
+  return ranked.map(({ row }) => row);
+}
+
 function childrenOf(
   consultantId: number,
   attached: Record<string, unknown>,
   include: ConsultantPageChildren,
+  skillRanks: SkillRanks | undefined,
 ): ConsultantChildren {
   const children: ConsultantChildren = {};
-  if (include.skills) {
-    children.skills = (attached.skills as SkillJson[]).map(([id, name, category, level]) => ({
-      consultantId,
-      level,
-      skill: { id, name, category } satisfies SkillRow,
-    }));
+  if (skillRanks) {
+    children.skills = skillsFromPairs(consultantId, attached.skills as SkillPairJson[], skillRanks);
   }
   if (include.missions) {
     const limit = include.missions.limit;
@@ -233,15 +260,16 @@ export async function pageConsultantsWithChildren(
   include: ConsultantPageChildren,
 ): Promise<PageResult<ConsultantRow> & { children: ConsultantChildren[] }> {
   const attach: Record<string, SQL> = {};
-  if (include.skills) attach.skills = skillsJson;
+  if (include.skills) attach.skills = skillPairsJson;
   if (include.missions) attach.missions = missionsJson(include.missions.limit);
   const page = await pageConsultants(db, filter, order, window, attach);
+  const skillRanks = include.skills ? rankSkills(include.skills.catalogue) : undefined;
   return {
     rows: page.rows,
     hasNextPage: page.hasNextPage,
     hasPreviousPage: page.hasPreviousPage,
     children: page.rows.map((row, index) =>
-      childrenOf(row.id, page.attached[index] ?? {}, include),
+      childrenOf(row.id, page.attached[index] ?? {}, include, skillRanks),
     ),
   };
 }
@@ -273,6 +301,9 @@ export async function pageConsultants(
   return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
     boundedWalk: search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
     attach,
+    // Without a filter the statement's text depends only on the order, the
+    // window's shape and what is attached: a handful of texts, each planned once.
+    prepared: filterConditions(filter).length === 0,
   });
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, getTableName, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../client.js';
@@ -125,6 +126,19 @@ export interface KeysetPageOptions {
    * one object per page row, in page order.
    */
   attach?: Record<string, SQL>;
+  /**
+   * Run as a named prepared statement, which each connection parses and
+   * plans once (PostgreSQL then reuses the plan) instead of on every page.
+   * Only for statements whose text takes a small set of shapes (no filter
+   * lists, no search patterns): each distinct text is kept by every
+   * connection it ran on.
+   */
+  prepared?: boolean;
+}
+
+/** A prepared statement's name, from its text: the same text gets the same name on every connection. */
+function preparedStatementName(text: string): string {
+  return `keyset_${createHash('sha1').update(text).digest('base64url')}`;
 }
 
 /** A keyset page with the values of `KeysetPageOptions.attach` read for each of its rows. */
@@ -166,10 +180,9 @@ export async function selectKeysetPage<T extends PgTable, V>(
       .orderBy(...plan.orderBy)
       .limit(plan.fetch);
   }
-  const rows = (await query) as ({ row: InferSelectModel<T>; beyondStart: boolean } & Record<
-    string,
-    unknown
-  >)[];
+  const rows = (await (options.prepared
+    ? query.prepare(preparedStatementName(query.toSQL().sql)).execute()
+    : query)) as ({ row: InferSelectModel<T>; beyondStart: boolean } & Record<string, unknown>)[];
   let beyondStart = rows[0]?.beyondStart ?? false;
   if (rows.length === 0 && plan.beyondStart) {
     const [row] = await db.select({ exists: beyondStartQuery }).from(sql`(SELECT 1) AS one`);

@@ -22,6 +22,11 @@ export async function listSkills(db: Database, category?: string | null): Promis
     .orderBy(asc(skills.category), asc(skills.name));
 }
 
+/** Every skill, in the database's order of names (its collation, not JavaScript's). */
+export async function listSkillsByName(db: Database): Promise<SkillRow[]> {
+  return db.select().from(skills).orderBy(asc(skills.name));
+}
+
 export async function practicesByIds(db: Database, ids: readonly number[]): Promise<PracticeRow[]> {
   if (ids.length === 0) return [];
   return db

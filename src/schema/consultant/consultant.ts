@@ -1,4 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
+import { cachedSkillsByName } from '../../cache/index.js';
 import type { ChangeTable } from '../../db/change-contract.js';
 import {
   type ConsultantFilter,
@@ -207,10 +208,12 @@ function consultantFilterTables(filter: ConsultantFilter): ChangeTable[] {
  * a cached search page. A failure to read a child now fails the page with
  * it: they are one statement.
  */
-function childrenToRead(info: GraphQLResolveInfo): ConsultantPageChildren {
+function childrenToRead(info: GraphQLResolveInfo): {
+  skills: boolean;
+  missions?: ConsultantPageChildren['missions'];
+} {
   const node = subfieldsAt(info, ['edges', 'node']);
-  const include: ConsultantPageChildren = {};
-  if (node.has('skills')) include.skills = true;
+  const include: ReturnType<typeof childrenToRead> = { skills: node.has('skills') };
   // A selection that reads only the missions' totalCount reads no page.
   const missionSelections = node.get('missions')?.filter((field) => selectsPage(info, [field]));
   if (missionSelections?.length) {
@@ -292,13 +295,13 @@ builder.queryFields((t) => ({
           () => pageConsultants(services.db, filter, order, window),
         );
       } else if (selectsPage(info)) {
-        const withChildren = await pageConsultantsWithChildren(
-          services.db,
-          filter,
-          order,
-          window,
-          childrenToRead(info),
-        );
+        const wanted = childrenToRead(info);
+        const withChildren = await pageConsultantsWithChildren(services.db, filter, order, window, {
+          missions: wanted.missions,
+          skills: wanted.skills
+            ? { catalogue: await cachedSkillsByName(services.caches, services.db) }
+            : undefined,
+        });
         primeConsultantChildren(loaders, withChildren.rows, withChildren.children);
         page = withChildren;
       }
