@@ -140,6 +140,30 @@ describe('statements per page', () => {
     }
   });
 
+  it('reads along the mission columns every selection of the page reads, fragments and aliases included', async () => {
+    const children = /* GraphQL */ `
+      titles: missions(first: 2) { edges { node { title } } }
+      details: missions(first: 2) { edges { node { ...Details } } }`;
+    const fragment = /* GraphQL */ `
+      fragment Details on Mission { status createdAt ... on Mission { endDate } }`;
+    const page = await measure(
+      `{ consultants(first: 20) { edges { node { id ${children} } } } } ${fragment}`,
+      {},
+    );
+    expect(page.statements.some((text) => /from "missions"/.test(text))).toBe(false);
+    const nodes = page.data.consultants.edges.map((edge: { node: unknown }) => edge.node);
+    const byId = await measure(
+      `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Consultant { id ${children} } } } ${fragment}`,
+      { ids: nodes.map((node: { id: string }) => node.id) },
+    );
+    expect(nodes).toEqual(byId.data.nodes);
+    expect(
+      nodes.some((node: { details: { edges: { node: { status: string } }[] } }) =>
+        node.details.edges.some((edge) => typeof edge.node.status === 'string'),
+      ),
+    ).toBe(true);
+  });
+
   it('leaves to the loaders the mission pages a page statement cannot read along', async () => {
     // Two different first pages of missions, and a page after a cursor: each is its own loader batch.
     const query = /* GraphQL */ `

@@ -129,8 +129,12 @@ export interface ConsultantPageChildren {
    * in the database's order of names (a cached list).
    */
   skills?: { catalogue: readonly SkillRow[] };
-  /** Newest-first missions from the start of the list: `limit` of them, and whether more exist. */
-  missions?: { limit: number };
+  /**
+   * Newest-first missions from the start of the list: `limit` of them, and
+   * whether more exist. Their rows carry id, consultantId, startDate and
+   * `fields` only: what the selection that asked for them reads.
+   */
+  missions?: { limit: number; fields: readonly MissionPageField[] };
 }
 
 /** The children of one consultant of a page, as the per-consultant loaders would have read them. */
@@ -152,33 +156,46 @@ const skillPairsJson = sql`(
   SELECT coalesce(json_agg(json_build_array(cs.skill_id, cs.level)), '[]'::json)
   FROM ${consultantSkills} cs WHERE cs.consultant_id = ${pageRowId})`;
 
+/** Mission columns a page can read along besides id and start_date (which its cursors need), by field. */
+export const MISSION_PAGE_FIELDS = [
+  'client',
+  'title',
+  'endDate',
+  'dailyRate',
+  'status',
+  'createdAt',
+  'updatedAt',
+] as const;
+export type MissionPageField = (typeof MISSION_PAGE_FIELDS)[number];
+
+/** Timestamps travel as epoch milliseconds (columns are timestamptz(3)): a number is cheaper to read than a string. */
+const missionFieldSql: Record<MissionPageField, SQL> = {
+  client: sql`m.client`,
+  title: sql`m.title`,
+  endDate: sql`m.end_date`,
+  dailyRate: sql`m.daily_rate`,
+  status: sql`m.status`,
+  createdAt: sql`(date_part('epoch', m.created_at) * 1000)::int8`,
+  updatedAt: sql`(date_part('epoch', m.updated_at) * 1000)::int8`,
+};
+
 /**
  * A consultant's newest missions, one more than asked (the extra one says
  * whether the list goes on), by the (consultant_id, start_date DESC, id DESC)
- * index. Timestamps travel as epoch milliseconds: columns are timestamptz(3).
+ * index: id, start_date and the `fields` asked for, in MISSION_PAGE_FIELDS
+ * order (so a selection always gives the same statement text).
  */
-function missionsJson(limit: number) {
+function missionsJson(limit: number, fields: readonly MissionPageField[]) {
+  const values = [sql`m.id`, sql`m.start_date`, ...fields.map((field) => missionFieldSql[field])];
   return sql`(
-  SELECT coalesce(json_agg(json_build_array(m.id, m.client, m.title, m.start_date, m.end_date,
-                             m.daily_rate, m.status, (extract(epoch FROM m.created_at) * 1000)::int8,
-                             (extract(epoch FROM m.updated_at) * 1000)::int8)
+  SELECT coalesce(json_agg(json_build_array(${sql.join(values, sql`, `)})
                            ORDER BY m.start_date DESC, m.id DESC), '[]'::json)
   FROM (SELECT * FROM ${missions} m WHERE m.consultant_id = ${pageRowId}
         ORDER BY m.start_date DESC, m.id DESC LIMIT ${limit + 1}) m)`;
 }
 
 type SkillPairJson = [skillId: number, level: number];
-type MissionJson = [
-  number,
-  string,
-  string,
-  string,
-  string | null,
-  number,
-  MissionRow['status'],
-  number,
-  number,
-];
+type MissionJson = [id: number, startDate: string, ...fields: unknown[]];
 
 /** A skill's place in the catalogue: its rank in the database's order of names. */
 type SkillRanks = Map<number, { skill: SkillRow; rank: number }>;
@@ -219,22 +236,19 @@ function childrenOf(
     children.skills = skillsFromPairs(consultantId, attached.skills as SkillPairJson[], skillRanks);
   }
   if (include.missions) {
-    const limit = include.missions.limit;
-    const rows = (attached.missions as MissionJson[]).map(
-      ([id, client, title, startDate, endDate, dailyRate, status, createdAt, updatedAt]) =>
-        ({
-          id,
-          consultantId,
-          client,
-          title,
-          startDate,
-          endDate,
-          dailyRate,
-          status,
-          createdAt: new Date(createdAt),
-          updatedAt: new Date(updatedAt),
-        }) satisfies MissionRow,
-    );
+    const { limit, fields } = include.missions;
+    const rows = (attached.missions as MissionJson[]).map(([id, startDate, ...values]) => {
+      // Only the columns the selection reads: the fields it does not read stay absent.
+      const row: Record<string, unknown> = { id, consultantId, startDate };
+      fields.forEach((field, index) => {
+        const value = values[index];
+        row[field] =
+          (field === 'createdAt' || field === 'updatedAt') && typeof value === 'number'
+            ? new Date(value)
+            : value;
+      });
+      return row as MissionRow;
+    });
     children.missions = {
       limit,
       page: {
@@ -261,7 +275,9 @@ export async function pageConsultantsWithChildren(
 ): Promise<PageResult<ConsultantRow> & { children: ConsultantChildren[] }> {
   const attach: Record<string, SQL> = {};
   if (include.skills) attach.skills = skillPairsJson;
-  if (include.missions) attach.missions = missionsJson(include.missions.limit);
+  if (include.missions) {
+    attach.missions = missionsJson(include.missions.limit, include.missions.fields);
+  }
   const page = await pageConsultants(db, filter, order, window, attach);
   const skillRanks = include.skills ? rankSkills(include.skills.catalogue) : undefined;
   return {

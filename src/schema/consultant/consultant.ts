@@ -7,6 +7,7 @@ import {
   type ConsultantPageChildren,
   consultantSortValue,
   countConsultants,
+  MISSION_PAGE_FIELDS,
   pageConsultants,
   pageConsultantsWithChildren,
 } from '../../db/queries/consultants.js';
@@ -32,7 +33,7 @@ import {
 } from '../pagination.js';
 import { Practice, Skill } from '../reference/practice.js';
 import { SortDirection } from '../scalars.js';
-import { argumentsOfSelections, selectsPage, subfieldsAt } from '../selection.js';
+import { argumentsOfSelections, selectsPage, subfields, subfieldsAt } from '../selection.js';
 
 export const Availability = builder.enumType('Availability', {
   values: {
@@ -230,7 +231,14 @@ function childrenToRead(info: GraphQLResolveInfo): {
       }),
     );
     const [limit] = limits;
-    if (limits.size === 1 && typeof limit === 'number') include.missions = { limit };
+    if (limits.size === 1 && typeof limit === 'number') {
+      // Fragments and aliases included: the union of what every selection reads of a mission.
+      const node = subfields(info, subfields(info, missionSelections).get('edges') ?? []).get(
+        'node',
+      );
+      const read = subfields(info, node ?? []);
+      include.missions = { limit, fields: MISSION_PAGE_FIELDS.filter((field) => read.has(field)) };
+    }
   }
   return include;
 }
