@@ -87,6 +87,8 @@ export function createLoaders(db: Database, caches?: Caches) {
       const counts = await missionCountsForConsultants(db, ids);
       return ids.map((id) => counts.get(id) ?? 0);
     }),
+    /** Children a page statement read along, by consultant row (primeConsultantChildren). */
+    readAlong: new WeakMap<ConsultantRow, ReadAlong>(),
     missionPage: new DataLoader<ConsultantMissionsKey, PageResult<MissionRow>, string>(
       (keys) => missionPagesForConsultants(db, keys),
       {
@@ -99,20 +101,37 @@ export function createLoaders(db: Database, caches?: Caches) {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
+/** What a page statement read along for one consultant, for its fields to take without a load. */
+export interface ReadAlong {
+  skills?: ConsultantSkillRow[];
+  missions?: ConsultantChildren['missions'];
+  practice?: PracticeRow;
+}
+
 /**
  * Hands the children a page statement read along with its consultants
- * (pageConsultantsWithChildren) to the loaders their fields resolve
- * through, under the keys those fields will ask for, so that resolving
- * them sends no SQL. A mission page read that way is the first one: no
+ * (pageConsultantsWithChildren), and their practices from the cached list,
+ * to the fields that resolve them: by row in `readAlong`, which those
+ * fields read synchronously (no promise, no batch to wait for), and to the
+ * loaders under the keys the same children would be asked for by another
+ * path of the request. A mission page read that way is the first one: no
  * cursor.
  */
 export function primeConsultantChildren(
   loaders: Loaders,
   consultants: readonly ConsultantRow[],
   children: readonly ConsultantChildren[],
+  practices?: readonly PracticeRow[],
 ): void {
+  const practiceById = practices && new Map(practices.map((practice) => [practice.id, practice]));
   consultants.forEach((consultant, index) => {
     const read = children[index];
+    const along: ReadAlong = {
+      skills: read?.skills,
+      missions: read?.missions,
+      practice: practiceById?.get(consultant.practiceId),
+    };
+    loaders.readAlong.set(consultant, along);
     if (read?.skills) loaders.skillsOfConsultant.prime(consultant.id, read.skills);
     if (read?.missions) {
       loaders.missionPage.prime(

@@ -61,9 +61,21 @@ export function selectsPage(
   info: GraphQLResolveInfo,
   nodes: readonly FieldNode[] = info.fieldNodes,
 ): boolean {
+  // The executors hand every item of a list the same field nodes: one walk per selection, not per item.
+  const known = pageSelections.get(nodes);
+  if (known !== undefined) return known;
   const fields = subfields(info, nodes);
-  return fields.has('edges') || fields.has('pageInfo');
+  const selects = fields.has('edges') || fields.has('pageInfo');
+  pageSelections.set(nodes, selects);
+  return selects;
 }
+
+/**
+ * Answers of selectsPage by selection. Its answer depends on the nodes and
+ * on the fragments they spread, which belong to the same parsed document:
+ * a selection array is never shared between documents.
+ */
+const pageSelections = new WeakMap<readonly FieldNode[], boolean>();
 
 /** The fields selected at the end of `path` under the current field (`['edges', 'node']`: a connection's nodes). */
 export function subfieldsAt(

@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { cachedSkillsByName } from '../../cache/index.js';
+import { cachedPractices, cachedSkillsByName } from '../../cache/index.js';
 import type { ChangeTable } from '../../db/change-contract.js';
 import {
   type ConsultantFilter,
@@ -13,13 +13,14 @@ import {
 } from '../../db/queries/consultants.js';
 import type { PageResult } from '../../db/queries/keyset.js';
 import type { ConsultantSkillRow } from '../../db/queries/reference.js';
-import type { ConsultantRow, DocumentRow } from '../../db/schema/index.js';
-import { primeConsultantChildren } from '../../loaders/index.js';
+import type { ConsultantRow, DocumentRow, MissionRow } from '../../db/schema/index.js';
+import { type Loaders, primeConsultantChildren } from '../../loaders/index.js';
 import { builder } from '../builder.js';
 import { badUserInput } from '../errors.js';
 import { idOfType, toDatabaseId } from '../ids.js';
 import { MISSION_SORT_KEY, Mission, MissionConnection, missionCursor } from '../mission/mission.js';
 import {
+  type Connection,
   DEFAULT_PAGE_SIZE,
   encodeCursor,
   isInteger,
@@ -93,6 +94,14 @@ builder.node(Document, {
   }),
 });
 
+type ConsultantMissions = Connection<MissionRow> & { totalCount: () => Promise<number> };
+
+async function loadPractice(consultant: ConsultantRow, loaders: Loaders) {
+  const practice = await loaders.practice.load(consultant.practiceId);
+  if (!practice) throw new Error(`consultant ${consultant.id} refers to missing practice`);
+  return practice;
+}
+
 builder.node(Consultant, {
   description: 'A person the consultancy can staff.',
   id: { resolve: (consultant) => consultant.id },
@@ -109,16 +118,14 @@ builder.node(Consultant, {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     practice: t.field({
       type: Practice,
-      resolve: async (consultant, _args, { loaders }) => {
-        const practice = await loaders.practice.load(consultant.practiceId);
-        if (!practice) throw new Error(`consultant ${consultant.id} refers to missing practice`);
-        return practice;
-      },
+      resolve: (consultant, _args, { loaders }) =>
+        loaders.readAlong.get(consultant)?.practice ?? loadPractice(consultant, loaders),
     }),
     skills: t.field({
       type: [ConsultantSkill],
       description: 'Skills, strongest first.',
-      resolve: (consultant, _args, { loaders }) => loaders.skillsOfConsultant.load(consultant.id),
+      resolve: (consultant, _args, { loaders }) =>
+        loaders.readAlong.get(consultant)?.skills ?? loaders.skillsOfConsultant.load(consultant.id),
     }),
     documents: t.field({
       type: [Document],
@@ -136,7 +143,12 @@ builder.node(Consultant, {
       {
         type: Mission,
         description: 'Missions, newest first. Paginate forward with first/after.',
-        resolve: async (consultant, args, { loaders }, info) => {
+        resolve: (
+          consultant,
+          args,
+          { loaders },
+          info,
+        ): ConsultantMissions | Promise<ConsultantMissions> => {
           if (args.last != null || args.before != null) {
             throw badUserInput(
               'Consultant.missions pages forward only: use first and after',
@@ -144,17 +156,18 @@ builder.node(Consultant, {
             );
           }
           const window = pageWindow(args, MISSION_SORT_KEY, isIsoDate);
-          const page = selectsPage(info)
-            ? await loaders.missionPage.load({
-                consultantId: consultant.id,
-                limit: window.limit,
-                after: window.after,
-              })
-            : UNREAD_PAGE;
-          return {
-            ...toConnection(page, missionCursor),
-            totalCount: () => loaders.missionCount.load(consultant.id),
-          };
+          const totalCount = () => loaders.missionCount.load(consultant.id);
+          // Read along with the consultants' page: answered at once, no load to wait for.
+          const read = loaders.readAlong.get(consultant)?.missions;
+          if (read && window.after === null && read.limit === window.limit) {
+            return { ...toConnection(read.page, missionCursor), totalCount };
+          }
+          if (!selectsPage(info)) {
+            return { ...toConnection<MissionRow>(UNREAD_PAGE, missionCursor), totalCount };
+          }
+          return loaders.missionPage
+            .load({ consultantId: consultant.id, limit: window.limit, after: window.after })
+            .then((page) => ({ ...toConnection(page, missionCursor), totalCount }));
         },
       },
       MissionConnection,
@@ -211,10 +224,14 @@ function consultantFilterTables(filter: ConsultantFilter): ChangeTable[] {
  */
 function childrenToRead(info: GraphQLResolveInfo): {
   skills: boolean;
+  practice: boolean;
   missions?: ConsultantPageChildren['missions'];
 } {
   const node = subfieldsAt(info, ['edges', 'node']);
-  const include: ReturnType<typeof childrenToRead> = { skills: node.has('skills') };
+  const include: ReturnType<typeof childrenToRead> = {
+    skills: node.has('skills'),
+    practice: node.has('practice'),
+  };
   // A selection that reads only the missions' totalCount reads no page.
   const missionSelections = node.get('missions')?.filter((field) => selectsPage(info, [field]));
   if (missionSelections?.length) {
@@ -304,13 +321,15 @@ builder.queryFields((t) => ({
         );
       } else if (selectsPage(info)) {
         const wanted = childrenToRead(info);
+        const [catalogue, practices] = await Promise.all([
+          wanted.skills ? cachedSkillsByName(services.caches, services.db) : undefined,
+          wanted.practice ? cachedPractices(services.caches, services.db) : undefined,
+        ]);
         const withChildren = await pageConsultantsWithChildren(services.db, filter, order, window, {
           missions: wanted.missions,
-          skills: wanted.skills
-            ? { catalogue: await cachedSkillsByName(services.caches, services.db) }
-            : undefined,
+          skills: catalogue ? { catalogue } : undefined,
         });
-        primeConsultantChildren(loaders, withChildren.rows, withChildren.children);
+        primeConsultantChildren(loaders, withChildren.rows, withChildren.children, practices);
         page = withChildren;
       }
       return {
