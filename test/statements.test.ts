@@ -164,6 +164,56 @@ describe('statements per page', () => {
     ).toBe(true);
   });
 
+  it("serves what a page read along to that page's rows only, never to another path of the request", async () => {
+    // The page reads its missions' titles only; through Mission.consultant, resolved after the
+    // page, the same consultants' first missions are asked for again with statuses and pageInfo.
+    const { data } = await measure(
+      `{
+        consultants(first: 10) {
+          edges {
+            node {
+              id
+              missions(first: 3) {
+                edges {
+                  node {
+                    title
+                    consultant {
+                      missions(first: 3) { edges { node { title status } } pageInfo { hasNextPage } }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }`,
+      {},
+    );
+    type Again = { edges: { node: { title: string; status: string } }[]; pageInfo: unknown };
+    const nodes = data.consultants.edges.map(
+      (edge: {
+        node: { id: string; missions: { edges: { node: { consultant: { missions: Again } } }[] } };
+      }) => edge.node,
+    );
+    const withMissions = nodes.filter(
+      (node: { missions: { edges: unknown[] } }) => node.missions.edges.length > 0,
+    );
+    expect(withMissions.length).toBeGreaterThan(0);
+    for (const node of withMissions) {
+      const again = node.missions.edges[0].node.consultant.missions as Again;
+      const alone = await measure(
+        `query ($id: ID!) {
+          consultant(id: $id) {
+            missions(first: 3) { edges { node { title status } } pageInfo { hasNextPage } }
+          }
+        }`,
+        { id: node.id },
+      );
+      expect(again).toEqual(alone.data.consultant.missions);
+      expect(again.edges.every((edge) => typeof edge.node.status === 'string')).toBe(true);
+    }
+  });
+
   it('leaves to the loaders the mission pages a page statement cannot read along', async () => {
     // Two different first pages of missions, and a page after a cursor: each is its own loader batch.
     const query = /* GraphQL */ `

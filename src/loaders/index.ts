@@ -112,10 +112,10 @@ export interface ReadAlong {
  * Hands the children a page statement read along with its consultants
  * (pageConsultantsWithChildren), and their practices from the cached list,
  * to the fields that resolve them: by row in `readAlong`, which those
- * fields read synchronously (no promise, no batch to wait for), and to the
- * loaders under the keys the same children would be asked for by another
- * path of the request. A mission page read that way is the first one: no
- * cursor.
+ * fields read synchronously (no promise, no batch to wait for). Skills,
+ * read whole, also go to their loader for any other path of the request
+ * that asks for them; missions, read with only the columns this page's
+ * selections read, do not.
  */
 export function primeConsultantChildren(
   loaders: Loaders,
@@ -133,11 +133,5 @@ export function primeConsultantChildren(
     };
     loaders.readAlong.set(consultant, along);
     if (read?.skills) loaders.skillsOfConsultant.prime(consultant.id, read.skills);
-    if (read?.missions) {
-      loaders.missionPage.prime(
-        { consultantId: consultant.id, limit: read.missions.limit, after: null },
-        read.missions.page,
-      );
-    }
   });
 }

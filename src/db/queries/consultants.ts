@@ -131,16 +131,18 @@ export interface ConsultantPageChildren {
   skills?: { catalogue: readonly SkillRow[] };
   /**
    * Newest-first missions from the start of the list: `limit` of them, and
-   * whether more exist. Their rows carry id, consultantId, startDate and
-   * `fields` only: what the selection that asked for them reads.
+   * whether more exist when `hasNextPage` is asked for (one more row read
+   * per consultant; without it the page says false). Their rows carry id,
+   * consultantId, startDate and `fields` only: what the selections that
+   * asked for them read, so they serve those selections and nothing else.
    */
-  missions?: { limit: number; fields: readonly MissionPageField[] };
+  missions?: { limit: number; fields: readonly MissionPageField[]; hasNextPage: boolean };
 }
 
 /** The children of one consultant of a page, as the per-consultant loaders would have read them. */
 export interface ConsultantChildren {
   skills?: ConsultantSkillRow[];
-  /** The first page of `limit` missions. */
+  /** The first page of `limit` missions, as ConsultantPageChildren.missions describes it. */
   missions?: { limit: number; page: PageResult<MissionRow> };
 }
 
@@ -180,18 +182,18 @@ const missionFieldSql: Record<MissionPageField, SQL> = {
 };
 
 /**
- * A consultant's newest missions, one more than asked (the extra one says
- * whether the list goes on), by the (consultant_id, start_date DESC, id DESC)
- * index: id, start_date and the `fields` asked for, in MISSION_PAGE_FIELDS
- * order (so a selection always gives the same statement text).
+ * A consultant's `rows` newest missions by the (consultant_id, start_date
+ * DESC, id DESC) index: id, start_date and the `fields` asked for, in
+ * MISSION_PAGE_FIELDS order (so a selection always gives the same
+ * statement text).
  */
-function missionsJson(limit: number, fields: readonly MissionPageField[]) {
+function missionsJson(rows: number, fields: readonly MissionPageField[]) {
   const values = [sql`m.id`, sql`m.start_date`, ...fields.map((field) => missionFieldSql[field])];
   return sql`(
   SELECT coalesce(json_agg(json_build_array(${sql.join(values, sql`, `)})
                            ORDER BY m.start_date DESC, m.id DESC), '[]'::json)
   FROM (SELECT * FROM ${missions} m WHERE m.consultant_id = ${pageRowId}
-        ORDER BY m.start_date DESC, m.id DESC LIMIT ${limit + 1}) m)`;
+        ORDER BY m.start_date DESC, m.id DESC LIMIT ${rows}) m)`;
 }
 
 type SkillPairJson = [skillId: number, level: number];
@@ -236,7 +238,7 @@ function childrenOf(
     children.skills = skillsFromPairs(consultantId, attached.skills as SkillPairJson[], skillRanks);
   }
   if (include.missions) {
-    const { limit, fields } = include.missions;
+    const { limit, fields, hasNextPage } = include.missions;
     const rows = (attached.missions as MissionJson[]).map(([id, startDate, ...values]) => {
       // Only the columns the selection reads: the fields it does not read stay absent.
       const row: Record<string, unknown> = { id, consultantId, startDate };
@@ -253,7 +255,7 @@ function childrenOf(
       limit,
       page: {
         rows: rows.slice(0, limit),
-        hasNextPage: rows.length > limit,
+        hasNextPage: hasNextPage && rows.length > limit,
         hasPreviousPage: false,
       },
     };
@@ -276,7 +278,8 @@ export async function pageConsultantsWithChildren(
   const attach: Record<string, SQL> = {};
   if (include.skills) attach.skills = skillPairsJson;
   if (include.missions) {
-    attach.missions = missionsJson(include.missions.limit, include.missions.fields);
+    const { limit, fields, hasNextPage } = include.missions;
+    attach.missions = missionsJson(hasNextPage ? limit + 1 : limit, fields);
   }
   const page = await pageConsultants(db, filter, order, window, attach);
   const skillRanks = include.skills ? rankSkills(include.skills.catalogue) : undefined;

@@ -254,7 +254,11 @@ function childrenToRead(info: GraphQLResolveInfo): {
         'node',
       );
       const read = subfields(info, node ?? []);
-      include.missions = { limit, fields: MISSION_PAGE_FIELDS.filter((field) => read.has(field)) };
+      include.missions = {
+        limit,
+        fields: MISSION_PAGE_FIELDS.filter((field) => read.has(field)),
+        hasNextPage: subfields(info, missionSelections).has('pageInfo'),
+      };
     }
   }
   return include;
