@@ -56,8 +56,12 @@ describe('error-log budget', () => {
       true,
     );
 
+    // Every error line but those of the server's start-up stats recompute, which the
+    // lock can also time out, and which logs (and retries) on its own.
+    const requestLines = () =>
+      errorLines(server.output()).filter((l) => l.msg !== 'stats recompute failed; retrying');
     const [line, ...others] = await waitFor(() => {
-      const lines = errorLines(server.output());
+      const lines = requestLines();
       return lines.length > 0 ? lines : null;
     }, 10_000);
     expect(others).toEqual([]);
@@ -69,7 +73,7 @@ describe('error-log budget', () => {
     // The first error in full (the driver's, with its stack), then only paths.
     expect(line?.err?.message).toMatch(/statement timeout/);
     expect(line?.paths).toHaveLength(5);
-    expect(server.output().match(/"stack"/g)).toHaveLength(1);
+    expect(JSON.stringify(requestLines()).match(/"stack"/g)).toHaveLength(1);
     // drizzle puts the statement's parameters in its message; they stay out.
     expect(server.output()).not.toContain('params:');
   }, 90_000);
