@@ -77,12 +77,16 @@ export function selectsPage(
  */
 const pageSelections = new WeakMap<readonly FieldNode[], boolean>();
 
-/** The fields selected at the end of `path` under the current field (`['edges', 'node']`: a connection's nodes). */
+/**
+ * The fields selected at the end of `path` under `nodes`, the current
+ * field's by default (`['edges', 'node']`: a connection's nodes).
+ */
 export function subfieldsAt(
   info: GraphQLResolveInfo,
   path: readonly string[],
+  nodes: readonly FieldNode[] = info.fieldNodes,
 ): Map<string, FieldNode[]> {
-  let fields = subfields(info, info.fieldNodes);
+  let fields = subfields(info, nodes);
   for (const name of path) fields = subfields(info, fields.get(name) ?? []);
   return fields;
 }

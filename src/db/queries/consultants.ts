@@ -317,12 +317,13 @@ export async function pageConsultants(
   // that is why a search is ordered by id unless asked otherwise.
   const search = Boolean(filter.search?.trim());
   const walkRows = SEARCH_WALK_ROWS[order.field];
-  return selectKeysetPage(db, consultants, filterConditions(filter), spec, {
+  const conditions = filterConditions(filter);
+  return selectKeysetPage(db, consultants, conditions, spec, {
     boundedWalk: search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
     attach,
     // Without a filter the statement's text depends only on the order, the
     // window's shape and what is attached: a handful of texts, each planned once.
-    prepared: filterConditions(filter).length === 0,
+    prepared: conditions.length === 0,
   });
 }
 

@@ -235,25 +235,25 @@ function childrenToRead(info: GraphQLResolveInfo): {
   // A selection that reads only the missions' totalCount reads no page.
   const missionSelections = node.get('missions')?.filter((field) => selectsPage(info, [field]));
   if (missionSelections?.length) {
+    // The first page each selection asks for, checked as the missions field checks it;
+    // an invalid one is left to that field to report.
     const limits = new Set(
       argumentsOfSelections(info, 'Consultant', 'missions', missionSelections).map((args) => {
-        if (!args || args.after != null || args.before != null || args.last != null) return null;
-        const first = args.first ?? DEFAULT_PAGE_SIZE;
-        return typeof first === 'number' &&
-          Number.isInteger(first) &&
-          first >= 0 &&
-          first <= MAX_PAGE_SIZE
-          ? first
-          : null;
+        if (!args) return null;
+        try {
+          const window = pageWindow(args, MISSION_SORT_KEY, isIsoDate);
+          return window.after === null && window.before === null && !window.backward
+            ? window.limit
+            : null;
+        } catch {
+          return null;
+        }
       }),
     );
     const [limit] = limits;
     if (limits.size === 1 && typeof limit === 'number') {
       // Fragments and aliases included: the union of what every selection reads of a mission.
-      const node = subfields(info, subfields(info, missionSelections).get('edges') ?? []).get(
-        'node',
-      );
-      const read = subfields(info, node ?? []);
+      const read = subfieldsAt(info, ['edges', 'node'], missionSelections);
       include.missions = {
         limit,
         fields: MISSION_PAGE_FIELDS.filter((field) => read.has(field)),
