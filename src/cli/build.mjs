@@ -70,15 +70,16 @@ const external = [
 
 /**
  * Every import of graphql-js, deep ones included (`graphql/language/parser`
- * from a package that names the file without its extension), resolves to
+ * from a package that names the file without its extension, or
+ * `graphql/error/index.js` with the CommonJS one, as graphql-jit does), resolves to
  * its ES module build: two copies of graphql-js in one bundle would make
  * an error thrown by one fail the other's `instanceof GraphQLError` checks.
  */
 const oneGraphqlJs = {
   name: 'one-graphql-js',
   setup(context) {
-    context.onResolve({ filter: /^graphql\/[\w/]+$/ }, async (args) => {
-      const resolved = await context.resolve(`${args.path}.mjs`, {
+    context.onResolve({ filter: /^graphql\/[\w/]+(\.js)?$/ }, async (args) => {
+      const resolved = await context.resolve(`${args.path.replace(/\.js$/, '')}.mjs`, {
         kind: args.kind,
         resolveDir: args.resolveDir,
       });

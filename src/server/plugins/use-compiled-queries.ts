@@ -1,6 +1,7 @@
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import {
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLSchema,
   getOperationAST,
   getVariableValues,
@@ -9,6 +10,7 @@ import {
   type TypeNode,
   visit,
 } from 'graphql';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../logger.js';
 
@@ -43,46 +45,67 @@ export function isCompilable(schema: GraphQLSchema, document: DocumentNode): boo
   return eligible;
 }
 
+/** graphql-jit's compiler, or a stand-in for it in a test. */
+export type QueryCompiler = (
+  schema: GraphQLSchema,
+  document: DocumentNode,
+) => CompiledQuery | ExecutionResult;
+
 /**
- * Runs eligible queries through graphql-jit (`@envelop/graphql-jit`): an
- * operation is compiled once into a function that resolves its fields
- * without graphql-js's per-field interpretation, which is most of the CPU
- * a nested page costs once its data is read. Must come before any plugin
- * that wraps the execute function (the query limits), so that they wrap
- * the compiled one.
+ * Runs eligible queries through graphql-jit: an operation is compiled once
+ * into a function that resolves its fields without graphql-js's per-field
+ * interpretation, which is most of the CPU a nested page costs once its data
+ * is read. A query graphql-jit refuses to compile runs on graphql-js (its
+ * refusal is logged once, as a warning): compiling is an optimisation, never
+ * a reason to fail a valid query. Must come before any plugin that wraps the
+ * execute function (the query limits), so that they wrap the compiled one.
  */
-export function useCompiledQueries(log: Logger): Plugin {
-  // Keyed by the parsed document, which yoga's parse cache hands out again for the same text:
-  // both this and the compiled operation (inside the plugin) live as long as that entry.
-  const eligibility = new WeakMap<DocumentNode, boolean>();
-  return useGraphQlJit(
-    {},
-    {
-      enableIf: ({ schema, document, operationName, variableValues }) => {
-        let eligible = eligibility.get(document);
-        if (eligible === undefined) {
-          eligible = isCompilable(schema, document);
-          eligibility.set(document, eligible);
+export function useCompiledQueries(
+  log: Logger,
+  compile: QueryCompiler = (schema, document) => compileQuery(schema, document),
+): Plugin {
+  // Keyed by the parsed document, which yoga's parse cache hands out again for the same
+  // text: the compiled function lives as long as that entry. `false`: runs on graphql-js.
+  const compiledByDocument = new WeakMap<DocumentNode, CompiledQuery | false>();
+  const compiledFor = (schema: GraphQLSchema, document: DocumentNode): CompiledQuery | false => {
+    let compiled = compiledByDocument.get(document);
+    if (compiled === undefined) {
+      compiled = false;
+      if (isCompilable(schema, document)) {
+        const result = compile(schema, document);
+        if (isCompiledQuery(result)) compiled = result;
+        else {
+          log.warn(
+            { errors: result.errors?.map((error) => error.message) },
+            'graphql-jit cannot compile a query; it runs on graphql-js',
+          );
         }
-        if (!eligible) return false;
-        // A variable that does not coerce gets graphql-js's error, with its code.
-        const operation = getOperationAST(document, operationName);
-        if (!operation) return false;
-        const coerced = getVariableValues(
-          schema,
-          operation.variableDefinitions ?? [],
-          variableValues ?? {},
-          { maxErrors: 1 },
-        );
-        return coerced.errors === undefined;
-      },
-      // A validated query graphql-jit cannot compile is its bug: the client gets the
-      // errors (masked like any other) and the log says which compilation failed.
-      onError: (failure) =>
-        log.error(
-          { errors: failure.errors?.map((error) => error.message) },
-          'query compilation failed',
+      }
+      compiledByDocument.set(document, compiled);
+    }
+    return compiled;
+  };
+  return {
+    onExecute({ args, setExecuteFn }) {
+      const compiled = compiledFor(args.schema, args.document);
+      if (!compiled) return;
+      // A variable that does not coerce gets graphql-js's error, with its code.
+      const operation = getOperationAST(args.document, args.operationName);
+      if (!operation) return;
+      const coerced = getVariableValues(
+        args.schema,
+        operation.variableDefinitions ?? [],
+        args.variableValues ?? {},
+        { maxErrors: 1 },
+      );
+      if (coerced.errors) return;
+      setExecuteFn((executionArgs: ExecutionArgs) =>
+        compiled.query(
+          executionArgs.rootValue,
+          executionArgs.contextValue,
+          executionArgs.variableValues,
         ),
+      );
     },
-  ) as Plugin;
+  };
 }

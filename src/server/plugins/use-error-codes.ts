@@ -4,7 +4,8 @@ import { ErrorCode } from '../../schema/errors.js';
 import { isAsyncIterable } from './results.js';
 
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
-  if (error.extensions.code) return error;
+  // graphql-jit's own errors may carry no extensions at all.
+  if (error.extensions?.code) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
