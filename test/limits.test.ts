@@ -174,6 +174,34 @@ describe('query limits over HTTP', () => {
     expect(body.errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
   });
 
+  it('answers 413 to a chunked body (no Content-Length) once it streams past the limit, and serves one under it', async () => {
+    const chunked = (text: string) =>
+      fetch(strict.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream({
+          start(controller) {
+            // Two chunks: the limit is crossed while the body streams, not declared up front.
+            const bytes = new TextEncoder().encode(text);
+            const half = Math.floor(bytes.length / 2);
+            controller.enqueue(bytes.slice(0, half));
+            controller.enqueue(bytes.slice(half));
+            controller.close();
+          },
+        }),
+        // @ts-expect-error Node's fetch needs it for a streamed body; lib.dom's RequestInit lacks it.
+        duplex: 'half',
+      });
+    const over = await withoutSql(strict, () =>
+      chunked(JSON.stringify({ query: `{ practices { id } ${' '.repeat(3_000)}}` })),
+    );
+    expect(over.status).toBe(413);
+    expect((await over.json()).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+    const under = await chunked(JSON.stringify({ query: '{ practices { id } }' }));
+    expect(under.status).toBe(200);
+    expect((await under.json()).data.practices.length).toBeGreaterThan(0);
+  });
+
   it('refuses batches by default and caps them at BATCHING_LIMIT', async () => {
     const batch = (n: number) =>
       JSON.stringify(Array.from({ length: n }, () => ({ query: '{ practices { id } }' })));

@@ -10,6 +10,7 @@ import { createErrorLog } from './plugins/use-error-log.js';
 import { renderGraphiQLPage, useGraphiQL } from './plugins/use-graphiql.js';
 import { useIntrospectionAuth } from './plugins/use-introspection-auth.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useRequestBodyLimit } from './plugins/use-request-body-limit.js';
 import { useTextInputCheck } from './plugins/use-text-input-check.js';
 
 const GRAPHQL_ENDPOINT = '/graphql';
@@ -45,8 +46,8 @@ export function createYogaServer({
     // GraphiQL's code comes from this server, never from a CDN: it works offline.
     renderGraphiQL: renderGraphiQLPage,
     landingPage: false,
-    // Over the limit: 413 before the body is read (Content-Length) or while it streams.
-    maxRequestBodySize: config.limits.requestBodyLimitBytes,
+    // Our own limit (useRequestBodyLimit) replaces yoga's, which streams every body through a counter.
+    maxRequestBodySize: false,
     batching: config.limits.batchingLimit > 0 ? { limit: config.limits.batchingLimit } : false,
     maskedErrors: { maskError: errorLog.maskError },
     logging: {
@@ -71,6 +72,9 @@ export function createYogaServer({
       ...(config.limits.csrfPrevention ? [useCSRFPrevention()] : []),
       ...(config.http.graphiql ? [useGraphiQL({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : []),
       ...plugins,
+      // Last, after any plugin that registers a request parser: it wraps the parser chosen.
+      // Over the limit: 413 before the body is read (Content-Length) or while it streams.
+      useRequestBodyLimit(config.limits.requestBodyLimitBytes),
     ],
   });
 }
