@@ -94,6 +94,10 @@ const LITERAL_FIXTURES = [
   ['Back', 'BackSlash', 'backslash@fixtures.test'],
   ['Sean', "O'Brien", 'sean.obrien@fixtures.test'],
   ['Sean', 'OBrien', 'sean.obrien2@fixtures.test'],
+  // Letters whose case does not map one to one (ß, dotted and dotless i,
+  // final sigma, a title-case digraph).
+  ['İlkay', 'Straße', 'ilkay.strasse@fixtures.test'],
+  ['Σοφίας', 'ǅemal', 'sofia.dzemal@fixtures.test'],
 ] as const;
 
 beforeAll(async () => {
@@ -467,6 +471,39 @@ describe('consultants: filters', () => {
       orderBy: { field: 'LAST_NAME', direction: 'DESC' },
     });
     expect(walked.ids).toEqual(byLastName);
+  });
+
+  it('matches exactly what ILIKE on the name and email matches, on letters whose case folds unusually', async () => {
+    // The search compares a lower-cased copy kept in the row with LIKE
+    // (consultants.search_text); ILIKE over the concatenation is the meaning
+    // it must keep.
+    const texts = [
+      'STRASSE',
+      'straße',
+      'STRAßE',
+      'İLKAY',
+      'i̇lkay',
+      'ılkay',
+      'ilkay',
+      'ΣΟΦΊΑΣ',
+      'σοφίας',
+      'ǄEMAL',
+      'ǆemal',
+      'ǅe',
+    ];
+    let found = 0;
+    for (const text of texts) {
+      const expected = await sqlIds(
+        `SELECT id FROM consultants
+         WHERE (first_name || ' ' || last_name || ' ' || email) ILIKE '%' || $1 || '%'
+         ORDER BY id`,
+        [text],
+      );
+      const result = await filtered({ search: text });
+      expect(result.ids, `search ${JSON.stringify(text)}`).toEqual(expected);
+      found += expected.length;
+    }
+    expect(found, 'some of these fragments find the fixtures').toBeGreaterThan(0);
   });
 
   it.each([

@@ -1,6 +1,7 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import {
   type ConsultantRow,
+  consultantColumns,
   consultantSkills,
   consultants,
   practices,
@@ -20,7 +21,7 @@ export interface SkillLevel {
 }
 
 export async function findConsultant(db: Executor, id: number): Promise<ConsultantRow | undefined> {
-  const [row] = await db.select().from(consultants).where(eq(consultants.id, id));
+  const [row] = await db.select(consultantColumns).from(consultants).where(eq(consultants.id, id));
   return row;
 }
 
@@ -62,7 +63,7 @@ export async function insertConsultant(
   db: Executor,
   values: NewConsultant,
 ): Promise<ConsultantRow> {
-  const [row] = await db.insert(consultants).values(values).returning();
+  const [row] = await db.insert(consultants).values(values).returning(consultantColumns);
   if (!row) throw new Error('consultant insert returned no row');
   return row;
 }
@@ -76,7 +77,7 @@ export async function updateConsultantRow(
     .update(consultants)
     .set({ ...patch, updatedAt: sql`now()` })
     .where(eq(consultants.id, id))
-    .returning();
+    .returning(consultantColumns);
   return row;
 }
 

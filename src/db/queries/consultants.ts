@@ -2,6 +2,7 @@ import { and, getTableName, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import {
   type ConsultantRow,
+  consultantColumns,
   consultantSkills,
   consultants,
   type MissionRow,
@@ -44,9 +45,6 @@ export function escapeLikePattern(text: string): string {
   return text.replace(/[\\%_]/g, (character) => `\\${character}`);
 }
 
-/** Same expression as the trigram index `consultants_search_trgm_idx`, so the index serves it. */
-const searchText = sql`(${consultants.firstName} || ' ' || ${consultants.lastName} || ' ' || ${consultants.email})`;
-
 export function filterConditions(filter: ConsultantFilter): SQL[] {
   const conditions: SQL[] = [];
   if (filter.practiceIds?.length) {
@@ -69,7 +67,8 @@ export function filterConditions(filter: ConsultantFilter): SQL[] {
   }
   const search = filter.search?.trim();
   if (search) {
-    conditions.push(sql`${searchText} ILIKE ${`%${escapeLikePattern(search)}%`}`);
+    // PostgreSQL lower-cases the pattern, as ILIKE would (see consultants.searchText).
+    conditions.push(sql`${consultants.searchText} LIKE lower(${`%${escapeLikePattern(search)}%`})`);
   }
   return conditions;
 }
@@ -96,26 +95,28 @@ export function consultantSortValue(row: ConsultantRow, field: ConsultantOrderFi
   }
 }
 
-/** Columns of the last-name index (key and INCLUDE, migration 0006): all a filter reads. */
+/** Columns of the last-name index (key and INCLUDE, migrations 0006 and 0010): all a filter reads. */
 export const SEARCH_WALK_COLUMNS = [
   consultants.id,
   consultants.lastName,
-  consultants.firstName,
-  consultants.email,
+  consultants.searchText,
   consultants.practiceId,
   consultants.availability,
 ];
 /**
  * Rows a search reads in order before it takes the trigram index instead.
- * By last name: index tuples, ~5 ms of walking (about 1 µs a tuple, the
- * ILIKE included). By id: rows in table order (the primary key walked, the
- * heap read nearly sequentially); long enough that a fragment the walk misses
- * has so few matches (under ~21 in 20,000, about 1,000 at 1M rows) that the
- * trigram fallback's random heap reads stay cheap.
+ * By last name: index tuples, ~5 ms of walking (about 0.24 µs a tuple, the
+ * LIKE on search_text included). By id: rows in table order (the primary
+ * key walked, the heap read nearly sequentially, ~0.2 µs a row); long enough
+ * that a fragment the walk misses has so few matches (under ~21 in 30,000,
+ * about 700 at 1M rows) that the trigram fallback's random heap reads stay
+ * short. At 1M consultants the bench's search row (200 fragments) gave a
+ * p95 of 15–19 ms walking 20,000 or 30,000 rows, 24–29 ms walking 50,000
+ * (the walk itself then dominates); run to run noise is a few ms.
  */
 const SEARCH_WALK_ROWS: Partial<Record<ConsultantOrderField, number>> = {
-  LAST_NAME: 5_000,
-  ID: 10_000,
+  LAST_NAME: 20_000,
+  ID: 30_000,
 };
 
 /**
@@ -310,7 +311,7 @@ export async function pageConsultants(
     window,
   };
   // A search by last name walks the last-name index, which carries every
-  // column the filters read (migration 0006), so the walk is index-only; a
+  // column the filters read (migrations 0006, 0010), so the walk is index-only; a
   // search by id walks the table in its physical order. Where a fragment's
   // matches crowd into a few last names (a last-name fragment), the walk by
   // last name falls short and the fallback reads every match from the heap:
@@ -318,13 +319,21 @@ export async function pageConsultants(
   const search = Boolean(filter.search?.trim());
   const walkRows = SEARCH_WALK_ROWS[order.field];
   const conditions = filterConditions(filter);
-  return selectKeysetPage(db, consultants, conditions, spec, {
-    boundedWalk: search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
-    attach,
-    // Without a filter the statement's text depends only on the order, the
-    // window's shape and what is attached: a handful of texts, each planned once.
-    prepared: conditions.length === 0,
-  });
+  return selectKeysetPage<typeof consultants, string | number, ConsultantRow>(
+    db,
+    consultants,
+    conditions,
+    spec,
+    {
+      columns: consultantColumns,
+      boundedWalk:
+        search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
+      attach,
+      // Without a filter the statement's text depends only on the order, the
+      // window's shape and what is attached: a handful of texts, each planned once.
+      prepared: conditions.length === 0,
+    },
+  );
 }
 
 export async function countConsultants(db: Database, filter: ConsultantFilter): Promise<number> {
@@ -341,7 +350,7 @@ export async function consultantsByIds(
 ): Promise<ConsultantRow[]> {
   if (ids.length === 0) return [];
   return db
-    .select()
+    .select(consultantColumns)
     .from(consultants)
     .where(inArray(consultants.id, [...ids]));
 }

@@ -152,20 +152,27 @@ export interface AttachedPageResult<T> extends PageResult<T> {
  * the other side of the cursor. Only an empty page, which carries no row to
  * read that flag from, costs a second statement.
  */
-export async function selectKeysetPage<T extends PgTable, V>(
+export async function selectKeysetPage<T extends PgTable, V, R = InferSelectModel<T>>(
   db: Database,
   table: T,
   filters: SQL[],
   spec: KeysetSpec<V>,
-  options: KeysetPageOptions = {},
-): Promise<AttachedPageResult<InferSelectModel<T>>> {
+  options: KeysetPageOptions & {
+    /** The columns each row is read with (R's); the whole table's by default. */
+    columns?: Record<string, AnyPgColumn>;
+  } = {},
+): Promise<AttachedPageResult<R>> {
   const plan = planKeyset(spec);
   const beyondStartQuery = plan.beyondStart
     ? sql<boolean>`EXISTS (SELECT 1 FROM ${table} WHERE ${and(...filters, plan.beyondStart)})`
     : sql<boolean>`false`;
   const where = and(...filters, ...plan.bounds);
   let query = db
-    .select({ ...options.attach, row: table as PgTable, beyondStart: beyondStartQuery })
+    .select({
+      ...options.attach,
+      row: options.columns ?? (table as PgTable),
+      beyondStart: beyondStartQuery,
+    })
     .from(table as PgTable)
     .$dynamic();
   if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
@@ -182,7 +189,7 @@ export async function selectKeysetPage<T extends PgTable, V>(
   }
   const rows = (await (options.prepared
     ? query.prepare(preparedStatementName(query.toSQL().sql)).execute()
-    : query)) as ({ row: InferSelectModel<T>; beyondStart: boolean } & Record<string, unknown>)[];
+    : query)) as ({ row: R; beyondStart: boolean } & Record<string, unknown>)[];
   let beyondStart = rows[0]?.beyondStart ?? false;
   if (rows.length === 0 && plan.beyondStart) {
     const [row] = await db.select({ exists: beyondStartQuery }).from(sql`(SELECT 1) AS one`);
