@@ -203,8 +203,16 @@ type MissionJson = [id: number, startDate: string, ...fields: unknown[]];
 /** A skill's place in the catalogue: its rank in the database's order of names. */
 type SkillRanks = Map<number, { skill: SkillRow; rank: number }>;
 
+/** By catalogue: the cached list is the same array until the skills change. */
+const ranksByCatalogue = new WeakMap<readonly SkillRow[], SkillRanks>();
+
 function rankSkills(catalogue: readonly SkillRow[]): SkillRanks {
-  return new Map(catalogue.map((skill, rank) => [skill.id, { skill, rank }]));
+  let ranks = ranksByCatalogue.get(catalogue);
+  if (!ranks) {
+    ranks = new Map(catalogue.map((skill, rank) => [skill.id, { skill, rank }]));
+    ranksByCatalogue.set(catalogue, ranks);
+  }
+  return ranks;
 }
 
 /**
@@ -276,13 +284,22 @@ export async function pageConsultantsWithChildren(
   window: PageWindow<string | number>,
   include: ConsultantPageChildren,
 ): Promise<PageResult<ConsultantRow> & { children: ConsultantChildren[] }> {
-  const attach: Record<string, SQL> = {};
-  if (include.skills) attach.skills = skillPairsJson;
+  const columns: Record<string, SQL> = {};
+  const shape: string[] = [];
+  if (include.skills) {
+    columns.skills = skillPairsJson;
+    shape.push('skills');
+  }
   if (include.missions) {
     const { limit, fields, hasNextPage } = include.missions;
-    attach.missions = missionsJson(hasNextPage ? limit + 1 : limit, fields);
+    const rows = hasNextPage ? limit + 1 : limit;
+    columns.missions = missionsJson(rows, fields);
+    shape.push(`missions:${rows}:${fields.join(',')}`);
   }
-  const page = await pageConsultants(db, filter, order, window, attach);
+  const page = await pageConsultants(db, filter, order, window, {
+    columns,
+    shape: shape.join(';'),
+  });
   const skillRanks = include.skills ? rankSkills(include.skills.catalogue) : undefined;
   return {
     rows: page.rows,
@@ -300,7 +317,8 @@ export async function pageConsultants(
   filter: ConsultantFilter,
   order: ConsultantOrder,
   window: PageWindow<string | number>,
-  attach?: Record<string, SQL>,
+  /** Values read along with each row (see KeysetPageOptions.attach), and a key naming their SQL. */
+  attach?: { columns: Record<string, SQL>; shape: string },
 ): Promise<AttachedPageResult<ConsultantRow>> {
   const { column, valueType } = orderColumns[order.field];
   const spec: KeysetSpec<string | number> = {
@@ -328,10 +346,10 @@ export async function pageConsultants(
       columns: consultantColumns,
       boundedWalk:
         search && walkRows ? { columns: SEARCH_WALK_COLUMNS, rows: walkRows } : undefined,
-      attach,
+      attach: attach?.columns,
       // Without a filter the statement's text depends only on the order, the
-      // window's shape and what is attached: a handful of texts, each planned once.
-      prepared: conditions.length === 0,
+      // window's shape and what is attached: a handful of texts, each built and planned once.
+      prepared: conditions.length === 0 ? { shape: attach?.shape ?? '' } : undefined,
     },
   );
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { and, getTableName, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { LRUCache } from 'lru-cache';
 import type { Database } from '../client.js';
 
 export type SortDirection = 'ASC' | 'DESC';
@@ -60,26 +61,40 @@ function compare(
   spec: KeysetSpec<unknown>,
   op: '>' | '<' | '>=' | '<=',
   value: unknown,
-  id: number,
+  id: unknown,
 ) {
   return sql`(${spec.orderColumn}, ${spec.idColumn}) ${sql.raw(op)} (${value}::${sql.raw(spec.valueType)}, ${id}::bigint)`;
 }
 
-export function planKeyset<V>(spec: KeysetSpec<V>): KeysetPlan {
+/**
+ * How a plan holds the cursor positions: as the request's values, or as
+ * placeholders (`afterValue`, `afterId`, `beforeValue`, `beforeId`) that a
+ * statement prepared once per shape binds on every execution.
+ */
+type KeysetBinding = 'values' | 'placeholders';
+
+export function planKeyset<V>(spec: KeysetSpec<V>, binding: KeysetBinding = 'values'): KeysetPlan {
   const { window, direction } = spec;
+  const bound = (side: 'after' | 'before', position: KeysetPosition<V>) =>
+    binding === 'values'
+      ? position
+      : { value: sql.placeholder(`${side}Value`), id: sql.placeholder(`${side}Id`) };
   const ascending = direction === 'ASC';
   const bounds: SQL[] = [];
   if (window.after) {
-    bounds.push(compare(spec, ascending ? '>' : '<', window.after.value, window.after.id));
+    const after = bound('after', window.after);
+    bounds.push(compare(spec, ascending ? '>' : '<', after.value, after.id));
   }
   if (window.before) {
-    bounds.push(compare(spec, ascending ? '<' : '>', window.before.value, window.before.id));
+    const before = bound('before', window.before);
+    bounds.push(compare(spec, ascending ? '<' : '>', before.value, before.id));
   }
   const start = window.backward ? window.before : window.after;
   let beyondStart: SQL | null = null;
   if (start) {
     const towardFront = ascending !== window.backward;
-    beyondStart = compare(spec, towardFront ? '<=' : '>=', start.value, start.id);
+    const from = bound(window.backward ? 'before' : 'after', start);
+    beyondStart = compare(spec, towardFront ? '<=' : '>=', from.value, from.id);
   }
   const scanAscending = ascending !== window.backward;
   const dir = sql.raw(scanAscending ? 'ASC' : 'DESC');
@@ -127,13 +142,16 @@ export interface KeysetPageOptions {
    */
   attach?: Record<string, SQL>;
   /**
-   * Run as a named prepared statement, which each connection parses and
-   * plans once (PostgreSQL then reuses the plan) instead of on every page.
-   * Only for statements whose text takes a small set of shapes (no filter
-   * lists, no search patterns): each distinct text is kept by every
+   * Run as a named prepared statement, built once per shape: its text is
+   * made and hashed once, each connection parses and plans it once
+   * (PostgreSQL then reuses the plan), and a page only binds its cursor
+   * and size. `shape` names everything the text depends on besides the
+   * table, order, direction and which cursors are given: what `attach`
+   * reads. Only for pages without filters (their text would hold search
+   * patterns and id lists); each distinct shape is kept by every
    * connection it ran on.
    */
-  prepared?: boolean;
+  prepared?: { shape: string };
 }
 
 /** A prepared statement's name, from its text: the same text gets the same name on every connection. */
@@ -162,45 +180,114 @@ export async function selectKeysetPage<T extends PgTable, V, R = InferSelectMode
     columns?: Record<string, AnyPgColumn>;
   } = {},
 ): Promise<AttachedPageResult<R>> {
-  const plan = planKeyset(spec);
-  const beyondStartQuery = plan.beyondStart
-    ? sql<boolean>`EXISTS (SELECT 1 FROM ${table} WHERE ${and(...filters, plan.beyondStart)})`
-    : sql<boolean>`false`;
-  const where = and(...filters, ...plan.bounds);
-  let query = db
-    .select({
-      ...options.attach,
-      row: options.columns ?? (table as PgTable),
-      beyondStart: beyondStartQuery,
-    })
-    .from(table as PgTable)
-    .$dynamic();
-  if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
-    const pageIds = boundedWalkIds(table, filters, spec, plan, options.boundedWalk);
-    query = query
-      .where(sql`${spec.idColumn} IN (${pageIds})`)
-      .orderBy(...plan.orderBy)
-      .limit(plan.fetch);
+  type Row = { row: R; beyondStart: boolean } & Record<string, unknown>;
+  const { window } = spec;
+  let rows: Row[];
+  if (options.prepared && filters.length === 0 && !options.boundedWalk) {
+    const statement = preparedPage(db, table, spec, options, options.prepared.shape);
+    rows = (await statement.execute({
+      afterValue: window.after?.value,
+      afterId: window.after?.id,
+      beforeValue: window.before?.value,
+      beforeId: window.before?.id,
+      fetch: window.limit + 1,
+    })) as Row[];
   } else {
-    query = query
-      .where(where)
-      .orderBy(...plan.orderBy)
-      .limit(plan.fetch);
+    const plan = planKeyset(spec);
+    let query = pageSelect(db, table, filters, plan, options).$dynamic();
+    if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
+      const pageIds = boundedWalkIds(table, filters, spec, plan, options.boundedWalk);
+      query = query.where(sql`${spec.idColumn} IN (${pageIds})`);
+    } else {
+      query = query.where(and(...filters, ...plan.bounds));
+    }
+    rows = (await query.orderBy(...plan.orderBy).limit(plan.fetch)) as Row[];
   }
-  const rows = (await (options.prepared
-    ? query.prepare(preparedStatementName(query.toSQL().sql)).execute()
-    : query)) as ({ row: R; beyondStart: boolean } & Record<string, unknown>)[];
   let beyondStart = rows[0]?.beyondStart ?? false;
-  if (rows.length === 0 && plan.beyondStart) {
-    const [row] = await db.select({ exists: beyondStartQuery }).from(sql`(SELECT 1) AS one`);
+  const plan = rows.length === 0 ? planKeyset(spec) : undefined;
+  if (plan?.beyondStart) {
+    const [row] = await db
+      .select({ exists: beyondStartOf(table, filters, plan) })
+      .from(sql`(SELECT 1) AS one`);
     beyondStart = row?.exists ?? false;
   }
-  const page = finishKeysetPage(spec.window, rows, beyondStart);
+  const page = finishKeysetPage(window, rows, beyondStart);
   return {
     ...page,
     rows: page.rows.map(({ row }) => row),
     attached: options.attach ? page.rows : [],
   };
+}
+
+/** Whether rows exist on the far side of the cursor the page starts from. */
+function beyondStartOf(table: PgTable, filters: SQL[], plan: KeysetPlan): SQL<boolean> {
+  return plan.beyondStart
+    ? sql<boolean>`EXISTS (SELECT 1 FROM ${table} WHERE ${and(...filters, plan.beyondStart)})`
+    : sql<boolean>`false`;
+}
+
+/** The page's select list: what `attach` reads, the row's columns, and whether rows lie beyond the start. */
+function pageSelect(
+  db: Database,
+  table: PgTable,
+  filters: SQL[],
+  plan: KeysetPlan,
+  options: KeysetPageOptions & { columns?: Record<string, AnyPgColumn> },
+) {
+  return db
+    .select({
+      ...options.attach,
+      row: options.columns ?? table,
+      beyondStart: beyondStartOf(table, filters, plan),
+    })
+    .from(table);
+}
+
+type PreparedPage = { execute(values: Record<string, unknown>): Promise<unknown[]> };
+
+/**
+ * Pages prepared per database handle and shape. Bounded: a client could
+ * vary the shape (`missions(first: n)` for every n), and each shape is
+ * also a statement kept by every connection it ran on.
+ */
+const preparedPages = new WeakMap<Database, LRUCache<string, PreparedPage>>();
+
+function preparedPage<V>(
+  db: Database,
+  table: PgTable,
+  spec: KeysetSpec<V>,
+  options: KeysetPageOptions & { columns?: Record<string, AnyPgColumn> },
+  shape: string,
+): PreparedPage {
+  const { window } = spec;
+  const key = [
+    getTableName(table),
+    spec.orderColumn.name,
+    spec.idColumn.name,
+    spec.valueType,
+    spec.direction,
+    window.backward ? 'backward' : 'forward',
+    window.after ? 'after' : '',
+    window.before ? 'before' : '',
+    Object.keys(options.columns ?? {}).join(','),
+    shape,
+  ].join('|');
+  let pages = preparedPages.get(db);
+  if (!pages) {
+    pages = new LRUCache({ max: 200 });
+    preparedPages.set(db, pages);
+  }
+  let page = pages.get(key);
+  if (!page) {
+    const plan = planKeyset(spec, 'placeholders');
+    const query = pageSelect(db, table, [], plan, options)
+      .where(and(...plan.bounds))
+      .orderBy(...plan.orderBy)
+      .limit(sql.placeholder('fetch'));
+    page = query.prepare(preparedStatementName(query.toSQL().sql));
+    pages.set(key, page);
+  }
+  return page;
 }
 
 /**
