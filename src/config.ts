@@ -143,6 +143,12 @@ export const settings = {
     defaultText: UNLESS_PRODUCTION,
     description: 'serve GraphiQL on `/graphql`',
   },
+  COMPILED_QUERIES: {
+    group: 'server',
+    schema: booleanFromString.default(true),
+    description:
+      'run eligible queries compiled by graphql-jit (`false`: every operation on graphql-js, slower; a way out should graphql-jit answer a query wrongly)',
+  },
   DASHBOARD: {
     group: 'server',
     schema: booleanFromString.optional(),
@@ -517,7 +523,14 @@ export interface MetricsConfig {
 export interface Config {
   env: 'development' | 'production' | 'test';
   /** `dashboard`: serve the live dashboard page at `/dashboard`. */
-  http: { host: string; port: number; graphiql: boolean; dashboard: boolean };
+  http: {
+    host: string;
+    port: number;
+    graphiql: boolean;
+    dashboard: boolean;
+    /** Eligible queries run through graphql-jit. */
+    compiledQueries: boolean;
+  };
   /** Worker processes sharing the port; 1 serves from the main process. */
   webConcurrency: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -629,6 +642,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
       // On for the zero-setup demo; an API in front of someone's database opts in.
       dashboard: e.DASHBOARD ?? embedded,
+      compiledQueries: e.COMPILED_QUERIES,
     },
     webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL,

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     ['STATS_COALESCE_MS', '5000'],
     ['GRAPHIQL', 'maybe'],
     ['DASHBOARD', 'sometimes'],
+    ['COMPILED_QUERIES', 'fast'],
   ])('rejects %s=%s with a ConfigError naming the variable', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.message.startsWith(`${variable}: `), error.message).toBe(true);
@@ -52,7 +53,7 @@ describe('loadConfig', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toMatchObject({
       env: 'development',
-      http: { host: '0.0.0.0', port: 4000, graphiql: true, dashboard: true },
+      http: { host: '0.0.0.0', port: 4000, graphiql: true, dashboard: true, compiledQueries: true },
       logLevel: 'info',
       database: {
         url: undefined,
@@ -81,6 +82,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).http.dashboard).toBe(true);
     expect(loadConfig({ DATABASE_URL: external }).http.dashboard).toBe(false);
     expect(loadConfig({ DATABASE_URL: external, DASHBOARD: 'true' }).http.dashboard).toBe(true);
+    expect(loadConfig({ COMPILED_QUERIES: 'false' }).http.compiledQueries).toBe(false);
     expect(loadConfig({ DASHBOARD: 'false' }).http.dashboard).toBe(false);
   });
 

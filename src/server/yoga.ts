@@ -65,7 +65,7 @@ export function createYogaServer({
       errorLog.plugin,
       useErrorCodes(),
       // Before the limits: they wrap whichever execute function runs the operation.
-      useCompiledQueries(log),
+      ...(config.http.compiledQueries ? [useCompiledQueries(log)] : []),
       ...useQueryLimits(config.limits),
       useTextInputCheck(),
       useIntrospectionAuth(),
