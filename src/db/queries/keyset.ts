@@ -141,6 +141,8 @@ export interface KeysetPageOptions {
    * one object per page row, in page order.
    */
   attach?: Record<string, SQL>;
+  /** The columns each row is read with; the whole table's by default. */
+  columns?: Record<string, AnyPgColumn>;
   /**
    * Run as a named prepared statement, built once per shape: its text is
    * made and hashed once, each connection parses and plans it once
@@ -175,14 +177,14 @@ export async function selectKeysetPage<T extends PgTable, V, R = InferSelectMode
   table: T,
   filters: SQL[],
   spec: KeysetSpec<V>,
-  options: KeysetPageOptions & {
-    /** The columns each row is read with (R's); the whole table's by default. */
-    columns?: Record<string, AnyPgColumn>;
-  } = {},
+  /** `columns`, when given, are R's. */
+  options: KeysetPageOptions = {},
 ): Promise<AttachedPageResult<R>> {
   type Row = { row: R; beyondStart: boolean } & Record<string, unknown>;
   const { window } = spec;
   let rows: Row[];
+  // Built with the request's values; a prepared page needs it only when it comes back empty.
+  let plan: KeysetPlan | undefined;
   if (options.prepared && filters.length === 0 && !options.boundedWalk) {
     const statement = preparedPage(db, table, spec, options, options.prepared.shape);
     rows = (await statement.execute({
@@ -193,7 +195,7 @@ export async function selectKeysetPage<T extends PgTable, V, R = InferSelectMode
       fetch: window.limit + 1,
     })) as Row[];
   } else {
-    const plan = planKeyset(spec);
+    plan = planKeyset(spec);
     let query = pageSelect(db, table, filters, plan, options).$dynamic();
     if (options.boundedWalk && (spec.valueType === 'text' || spec.valueType === 'integer')) {
       const pageIds = boundedWalkIds(table, filters, spec, plan, options.boundedWalk);
@@ -204,12 +206,14 @@ export async function selectKeysetPage<T extends PgTable, V, R = InferSelectMode
     rows = (await query.orderBy(...plan.orderBy).limit(plan.fetch)) as Row[];
   }
   let beyondStart = rows[0]?.beyondStart ?? false;
-  const plan = rows.length === 0 ? planKeyset(spec) : undefined;
-  if (plan?.beyondStart) {
-    const [row] = await db
-      .select({ exists: beyondStartOf(table, filters, plan) })
-      .from(sql`(SELECT 1) AS one`);
-    beyondStart = row?.exists ?? false;
+  if (rows.length === 0) {
+    plan ??= planKeyset(spec);
+    if (plan.beyondStart) {
+      const [row] = await db
+        .select({ exists: beyondStartOf(table, filters, plan) })
+        .from(sql`(SELECT 1) AS one`);
+      beyondStart = row?.exists ?? false;
+    }
   }
   const page = finishKeysetPage(window, rows, beyondStart);
   return {
@@ -232,7 +236,7 @@ function pageSelect(
   table: PgTable,
   filters: SQL[],
   plan: KeysetPlan,
-  options: KeysetPageOptions & { columns?: Record<string, AnyPgColumn> },
+  options: KeysetPageOptions,
 ) {
   return db
     .select({
@@ -256,7 +260,7 @@ function preparedPage<V>(
   db: Database,
   table: PgTable,
   spec: KeysetSpec<V>,
-  options: KeysetPageOptions & { columns?: Record<string, AnyPgColumn> },
+  options: KeysetPageOptions,
   shape: string,
 ): PreparedPage {
   const { window } = spec;
